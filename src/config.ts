@@ -106,7 +106,9 @@ export function readPreprocessorConfig(folder: string): PreprocessorConfig {
   return {
     size: { width: size.width, height: size.height },
     resample: typeof j.resample === "number" ? j.resample : DEFAULT_PREPROCESSOR_CONFIG.resample,
-    rescaleFactor: num(j, "rescale_factor", file),
+    // Microsoft's file leaves rescale_factor out; CLIPImageProcessor's default (1/255) then applies.
+    rescaleFactor:
+      j.rescale_factor === undefined ? DEFAULT_PREPROCESSOR_CONFIG.rescaleFactor : num(j, "rescale_factor", file),
     imageMean: triple(j, "image_mean", file),
     imageStd: triple(j, "image_std", file),
     imageSeqLength: typeof j.image_seq_length === "number" ? j.image_seq_length : DEFAULT_PREPROCESSOR_CONFIG.imageSeqLength,

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Prepares a Google Colab runtime (or any Debian/Ubuntu machine) for this project's notebooks:
+# Node.js 20 or newer, the project's npm packages, and the TypeScript kernel registered with the runtime's Jupyter.
+# Run from a clone of the project: `bash kernel-setup/colab-install.sh`. Safe to run again; steps already
+# done are skipped. kernel-setup/colab_setup.ipynb runs it for you.
+#
+#   PYTHON=...        the Python whose Jupyter gets the kernel (default: python3)
+#   NODE_MAJOR=20     the Node.js major version installed when node is missing or older
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3}"
+NODE_MAJOR="${NODE_MAJOR:-20}"
+# onnxruntime-node's postinstall downloads a CUDA provider that CPU inference does not use.
+export ONNXRUNTIME_NODE_INSTALL=skip
+
+node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+
+if [ "$(node_major)" -lt "$NODE_MAJOR" ]; then
+  echo "== Installing Node.js $NODE_MAJOR (found: $(node --version 2>/dev/null || echo none))"
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+    echo "Node.js $NODE_MAJOR or newer is needed; install it from https://nodejs.org and run this again." >&2
+    exit 1
+  fi
+  # NodeSource's apt repository is how Node.js's own download page installs a given major on Debian/Ubuntu.
+  curl -fsSL "https://deb.nodesource.com/setup_${NODE_MAJOR}.x" | bash -
+  apt-get install -y -q nodejs
+fi
+echo "== Node.js $(node --version)"
+
+if [ ! -x node_modules/.bin/tslab ]; then
+  echo "== Installing the project's npm packages (npm ci)"
+  if ! npm ci --no-audit --no-fund; then
+    # canvas builds from source when its prebuilt binary can't be fetched; that needs cairo and pango headers.
+    echo "== npm ci failed; installing node-canvas's build dependencies and trying again"
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends build-essential pkg-config libcairo2-dev libpango1.0-dev \
+      libjpeg-dev libgif-dev librsvg2-dev libpixman-1-dev
+    npm ci --no-audit --no-fund
+  fi
+else
+  echo "== npm packages already installed (delete node_modules to reinstall)"
+fi
+
+echo "== Registering the TypeScript kernel with $PYTHON's Jupyter"
+node node_modules/tsx/dist/cli.mjs kernel-setup/kernel.ts install --python "$PYTHON"

@@ -1,0 +1,119 @@
+/**
+ * Showing drawings inline in a tslab notebook: `await showResult(image, task, out.result)` draws the result
+ * and puts the PNG in the cell's output. Outside a tslab kernel (plain Node, tests, the walkthrough command)
+ * nothing is displayed: a one-line note is printed instead, and `saveAs` writes the PNG to a file.
+ *
+ * Like IPython's `display()`, these return nothing: tslab prints a cell's last value, and a returned
+ * `{ png, canvas }` would add a hex dump under every picture. `drawResult` is the call that returns the PNG.
+ *
+ * tslab is looked up only inside a running kernel and never loaded otherwise: requiring it costs half a
+ * second (it bundles TypeScript), and its display API throws "Not ready" outside a kernel anyway.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Drawing, DrawOptions, drawResult, renderImage } from "./draw";
+import type { ImageInput, RgbImage } from "./image";
+import type { TaskResult } from "./postprocess";
+
+export interface ShowOptions {
+  /** Also write the PNG to this file (parent folders are created), in a notebook or not. */
+  saveAs?: string;
+  /** Outside a notebook, print nothing instead of a one-line note that the image was not displayed. */
+  quiet?: boolean;
+}
+
+/** The part of tslab's `display` (node_modules/tslab/dist/public.d.ts) used here. */
+interface TslabDisplay {
+  png(b: Uint8Array): void;
+  text(s: string): void;
+}
+
+/** How tslab's kernel module is named in Node's module cache, wherever tslab is installed. */
+const TSLAB_KERNEL_MODULE = /[\\/]tslab[\\/]dist[\\/]jupyter\.js$/;
+
+/**
+ * tslab's `display` when this process is a tslab kernel that has started running cells, else undefined.
+ * The kernel keeps the current cell's output channel in `jupyter.js`'s `lastWriteDisplayData`; taking
+ * `public.js` from the same folder gives the display API bound to that very kernel, even when another copy
+ * of tslab is installed elsewhere.
+ */
+function kernelDisplay(): TslabDisplay | undefined {
+  const kernelModule = Object.keys(require.cache).find((file) => TSLAB_KERNEL_MODULE.test(file));
+  if (kernelModule === undefined) return undefined;
+  const jupyter = require.cache[kernelModule]?.exports as { lastWriteDisplayData?: unknown } | undefined;
+  if (jupyter?.lastWriteDisplayData == null) return undefined;
+  return (require(path.join(path.dirname(kernelModule), "public.js")) as { display: TslabDisplay }).display;
+}
+
+/** Whether this code runs inside a tslab kernel, where `show` displays inline. */
+export function inTslab(): boolean {
+  return kernelDisplay() !== undefined;
+}
+
+/**
+ * Displays a PNG (or a `Drawing`) in the notebook cell's output. Outside tslab it displays nothing and
+ * prints a note instead (unless `quiet`).
+ */
+export function show(image: Uint8Array | Drawing, options: ShowOptions = {}): void {
+  const png = pngBytes(image);
+  if (options.saveAs !== undefined) savePng(png, options.saveAs);
+  const display = kernelDisplay();
+  if (display) display.png(png);
+  else if (!options.quiet) console.log(notDisplayedNote(png, options.saveAs));
+}
+
+/** Text as its own output in the notebook (a long caption, OCR text), or printed outside tslab. */
+export function showText(text: string): void {
+  const display = kernelDisplay();
+  if (display) display.text(String(text));
+  else console.log(String(text));
+}
+
+/** Shows the image itself, e.g. before running a task on it. */
+export async function showImage(image: ImageInput | RgbImage, options: ShowOptions = {}): Promise<void> {
+  show(await renderImage(image), options);
+}
+
+/**
+ * Draws a task's result on its image (see `drawResult`) and shows it.
+ *
+ *   const out = await model.run(image, "<OD>");
+ *   await showResult(image, "<OD>", out.result);
+ */
+export async function showResult(
+  image: ImageInput | RgbImage,
+  task: string,
+  result: Readonly<Record<string, TaskResult>>,
+  options: DrawOptions & ShowOptions = {},
+): Promise<void> {
+  show(await drawResult(image, task, result, options), options);
+}
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+function pngBytes(image: Uint8Array | Drawing): Buffer {
+  const bytes = image instanceof Uint8Array ? image : image?.png;
+  if (!(bytes instanceof Uint8Array)) {
+    throw new TypeError(`Expected PNG bytes or a Drawing ({ png, canvas }) for show but received ${typeof image}`);
+  }
+  const png = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (png.length < 24 || !png.subarray(0, 8).equals(PNG_SIGNATURE)) {
+    throw new Error(
+      `Expected PNG bytes for show but the ${png.length} bytes received do not start with the PNG signature: ` +
+        "pass drawResult(...).png, or use showImage for other image files.",
+    );
+  }
+  return png;
+}
+
+function savePng(png: Buffer, file: string): void {
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  fs.writeFileSync(file, png);
+}
+
+function notDisplayedNote(png: Buffer, savedAs: string | undefined): string {
+  // IHDR: width and height are the big-endian 32-bit words at bytes 16 and 20.
+  const size = `${png.readUInt32BE(16)}x${png.readUInt32BE(20)}`;
+  const where = savedAs === undefined ? "pass { saveAs: file } to write it to a file" : `saved to ${savedAs}`;
+  return `(not in a tslab notebook: ${size} PNG of ${png.length} bytes not displayed; ${where})`;
+}

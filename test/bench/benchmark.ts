@@ -1,0 +1,76 @@
+/**
+ * The benchmark as a function: generate or reuse the stand-in, run the chosen sections, return everything the
+ * report needs. bench.ts is the command line around it; test/bench-smoke.test.ts runs it on the tiny stand-in.
+ */
+import * as fs from "node:fs";
+import { buildPrompt } from "../../src/prompts";
+import { Florence2Tokenizer } from "../../src/tokenizer";
+import { runAllTasks } from "./all-tasks";
+import type { BenchContext } from "./context";
+import { runDtypes } from "./dtypes-section";
+import { runLongBeams } from "./long-beams";
+import { loadNow, machineInfo } from "./machine";
+import { ensureBenchModel, modelBytes } from "./models";
+import type { BenchOptions } from "./options";
+import { runPerTask } from "./per-task";
+import type { BenchResults } from "./report";
+import { SAMPLE_HEIGHT, SAMPLE_WIDTH, sampleImage } from "./sample-image";
+import { runSessionOptions } from "./session-options";
+import { runSoak } from "./soak";
+import { longestOutput } from "./workload";
+
+/** The script must cover the longest task and the long beam-search measurement. */
+function scriptLength(options: BenchOptions): number {
+  const needsLong = options.sections.includes("long-beams");
+  return Math.max(longestOutput(options.workloads), needsLong ? options.longTokens : 0);
+}
+
+function scriptedTexts(context: BenchContext): BenchResults["scripted"] {
+  const tokenizer = Florence2Tokenizer.fromFolder(context.model.folder);
+  const size = { width: SAMPLE_WIDTH, height: SAMPLE_HEIGHT };
+  const { script } = context.model;
+  return context.options.workloads.map((workload) => ({
+    workload,
+    promptTokens: tokenizer.encode(buildPrompt(workload.task.token, workload.input, size)).length,
+    text: tokenizer.decode([script[script.length - 1], ...script.slice(0, workload.outputTokens - 1), script[script.length - 1]]),
+  }));
+}
+
+export async function runBenchmark(options: BenchOptions, argv: string[], log: (line: string) => void): Promise<BenchResults> {
+  const started = performance.now();
+  const machine = machineInfo();
+  log(`Florence-2 benchmark: ${options.size} stand-in, ${options.dtype}, ${machine.cpu} x${machine.logicalCores}, load ${machine.loadAtStart.toFixed(2)}`);
+  const wantsQ8 = options.sections.includes("dtypes");
+  const dtypes = [...new Set([options.dtype, ...(wantsQ8 ? (["fp32", "q8"] as const) : [])])];
+  if (options.profileDir !== undefined) fs.mkdirSync(options.profileDir, { recursive: true });
+  const model = await ensureBenchModel(options.modelsDir, options.size, dtypes, scriptLength(options), log);
+  const image = await sampleImage(options.modelsDir);
+  const context: BenchContext = {
+    options,
+    model,
+    image,
+    oursSession: options.threads === undefined ? {} : { intraOpNumThreads: options.threads },
+    log,
+  };
+  const results: BenchResults = {
+    options,
+    argv,
+    machine,
+    loadAtEnd: 0,
+    model,
+    modelBytes: modelBytes(model.folder, options.dtype),
+    image,
+    durationS: 0,
+    scripted: scriptedTexts(context),
+  };
+  const has = (section: BenchOptions["sections"][number]) => options.sections.includes(section);
+  if (has("per-task") || has("all-tasks")) results.perTask = await runPerTask(context);
+  if (has("all-tasks") && results.perTask) results.allTasks = await runAllTasks(context, results.perTask);
+  if (has("long-beams")) results.longBeams = await runLongBeams(context);
+  if (has("soak")) results.soak = await runSoak(context);
+  if (has("session-options")) results.sessionOptions = await runSessionOptions(context);
+  if (has("dtypes")) results.dtypes = await runDtypes(context);
+  results.loadAtEnd = loadNow();
+  results.durationS = (performance.now() - started) / 1000;
+  return results;
+}

@@ -1,0 +1,411 @@
+/**
+ * The results file: conditions, verdicts on issue 6's targets, the per-task table in the seed's format, and one
+ * section per measurement. Times in the seed's tables use IPython's `%%time` formatting (src/timing.ts).
+ */
+import * as path from "node:path";
+import { formatTime } from "../../src/timing";
+import type { AllTasksResult } from "./all-tasks";
+import type { DtypesResult } from "./dtypes-section";
+import type { LongBeamsResult } from "./long-beams";
+import type { MachineInfo } from "./machine";
+import type { BenchModel } from "./models";
+import type { BenchOptions } from "./options";
+import { BEAMS, type PerTaskResult } from "./per-task";
+import type { SampleImage } from "./sample-image";
+import type { SessionOptionsResult } from "./session-options";
+import type { SoakSectionResult } from "./soak";
+import type { RunSummary } from "./summary";
+import type { TaskWorkload } from "./workload";
+
+export interface BenchResults {
+  options: BenchOptions;
+  argv: string[];
+  machine: MachineInfo;
+  loadAtEnd: number;
+  model: BenchModel;
+  modelBytes: number;
+  image: SampleImage;
+  durationS: number;
+  /** Prompt and scripted text of each task, for the output-lengths table. */
+  scripted: { workload: TaskWorkload; promptTokens: number; text: string }[];
+  perTask?: PerTaskResult;
+  allTasks?: AllTasksResult;
+  longBeams?: LongBeamsResult;
+  soak?: SoakSectionResult;
+  sessionOptions?: SessionOptionsResult;
+  dtypes?: DtypesResult;
+}
+
+/** Issue 6's limits. */
+export const TARGETS = {
+  otherShare: 0.03,
+  greedyRatio: 0.95,
+  allTasksRatio: 0.5,
+  beamPerToken: 2.5,
+  bookkeepingShare: 0.1,
+  peakRssBytes: 2 * 2 ** 30,
+  /** "No growth" over the soak: below this, the RSS wanders with allocator noise, not with the run count. */
+  soakGrowthBytes: 16 * 2 ** 20,
+} as const;
+
+const s = (ms: number) => formatTime(ms / 1000);
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+const pct = (x: number) => `${(x * 100).toFixed(1)} %`;
+const x2 = (x: number) => `${x.toFixed(2)}x`;
+const cpuTimes = (r: RunSummary) => `${s(r.userMs)} / ${s(r.sysMs)} / ${s(r.userMs + r.sysMs)}`;
+
+function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+/** Time per generated token in the decoder loop: the engine's own loop time when it reports one. */
+export function loopMsPerToken(r: RunSummary): number {
+  const loop = r.engine.decoderLoopMs ?? r.wallMs - r.visionMs - r.encoderMs;
+  return loop / r.tokens;
+}
+
+/** Share of the decoder loop spent choosing tokens and reordering the cache (the engine's own figures). */
+export function bookkeepingShare(r: RunSummary): number | undefined {
+  const { decoderLoopMs, searchMs } = r.engine;
+  if (decoderLoopMs === undefined || searchMs === undefined) return undefined;
+  return searchMs / decoderLoopMs;
+}
+
+interface Verdict {
+  target: string;
+  measured: string;
+  met: boolean | undefined;
+}
+
+function verdicts(r: BenchResults): Verdict[] {
+  const out: Verdict[] = [];
+  const rows = r.perTask?.rows ?? [];
+  if (rows.length > 0) {
+    const worstOther = rows.reduce((a, b) => (b.ours.otherShare > a.ours.otherShare ? b : a));
+    const worstOtherBeam = rows.reduce((a, b) => (b.oursBeam.otherShare > a.oursBeam.otherShare ? b : a));
+    out.push({
+      target: `1. Outside session.run <= ${pct(TARGETS.otherShare)} of wall, every task`,
+      measured: `greedy worst ${pct(worstOther.ours.otherShare)} (${worstOther.workload.task.name}); ${BEAMS} beams worst ${pct(worstOtherBeam.oursBeam.otherShare)} (${worstOtherBeam.workload.task.name})`,
+      met: worstOther.ours.otherShare <= TARGETS.otherShare && worstOtherBeam.oursBeam.otherShare <= TARGETS.otherShare,
+    });
+    const ratio = (row: (typeof rows)[number]) => row.ours.wallMs / row.theirs.wallMs;
+    const worst = rows.reduce((a, b) => (ratio(b) > ratio(a) ? b : a));
+    const best = rows.reduce((a, b) => (ratio(b) < ratio(a) ? b : a));
+    out.push({
+      target: `2. Greedy wall <= ${TARGETS.greedyRatio}x transformers.js, every task`,
+      measured: `worst ${x2(ratio(worst))} (${worst.workload.task.name}), best ${x2(ratio(best))} (${best.workload.task.name}); ${rows.filter((row) => ratio(row) <= TARGETS.greedyRatio).length}/${rows.length} tasks within`,
+      met: rows.every((row) => ratio(row) <= TARGETS.greedyRatio),
+    });
+  }
+  if (r.allTasks) {
+    const ratio = r.allTasks.oursSequenceMs / r.allTasks.theirsSumMs;
+    out.push({
+      target: `3. All tasks on one image <= ${TARGETS.allTasksRatio}x the sum of separate transformers.js runs`,
+      measured: `${s(r.allTasks.oursSequenceMs)} vs ${s(r.allTasks.theirsSumMs)}: ${x2(ratio)}`,
+      met: ratio <= TARGETS.allTasksRatio,
+    });
+  }
+  if (rows.length > 0 || r.longBeams) {
+    const ratios = rows.map((row) => ({ name: row.workload.task.name, ratio: loopMsPerToken(row.oursBeam) / loopMsPerToken(row.ours) }));
+    if (r.longBeams) ratios.push({ name: `${r.longBeams.tokens} tokens`, ratio: loopMsPerToken(r.longBeams.beam) / loopMsPerToken(r.longBeams.greedy) });
+    const worst = ratios.reduce((a, b) => (b.ratio > a.ratio ? b : a));
+    out.push({
+      target: `4a. ${BEAMS}-beam cost per token <= ${TARGETS.beamPerToken}x greedy`,
+      measured: `worst ${x2(worst.ratio)} (${worst.name})`,
+      met: worst.ratio <= TARGETS.beamPerToken,
+    });
+  }
+  if (r.longBeams) {
+    const share = bookkeepingShare(r.longBeams.beam);
+    out.push({
+      target: `4b. Beam bookkeeping + cache reordering <= ${pct(TARGETS.bookkeepingShare)} of decoder time at ${r.longBeams.tokens} tokens`,
+      measured: share === undefined ? "the engine reports no search/cache timings" : pct(share),
+      met: share === undefined ? undefined : share <= TARGETS.bookkeepingShare,
+    });
+  }
+  const peaks = rows.flatMap((row) => [row.ours.peakRssBytes, row.oursBeam.peakRssBytes]);
+  if (r.longBeams) peaks.push(r.longBeams.beam.peakRssBytes, r.longBeams.greedy.peakRssBytes);
+  if (r.allTasks) peaks.push(r.allTasks.peakRssBytes);
+  if (peaks.length > 0) {
+    const peak = Math.max(...peaks);
+    out.push({
+      target: `5a. Peak RSS < ${mib(TARGETS.peakRssBytes)} (${r.options.size} ${r.options.dtype})`,
+      measured: mib(peak),
+      met: peak < TARGETS.peakRssBytes,
+    });
+  }
+  if (r.soak) {
+    out.push({
+      target: `5b. No RSS growth over ${r.soak.runs} consecutive runs`,
+      measured: `${(r.soak.growthBytes / 2 ** 20).toFixed(1)} MiB from run 1 to ${r.soak.runs} (trend ${(r.soak.slopeBytesPerRun / 1024).toFixed(1)} KiB/run)`,
+      met: r.soak.growthBytes < TARGETS.soakGrowthBytes,
+    });
+  }
+  if (r.sessionOptions) {
+    out.push({
+      target: "6. Session options chosen by measurement",
+      measured: `${r.sessionOptions.rows.length} option sets measured (table below)`,
+      met: undefined,
+    });
+  }
+  if (r.dtypes) {
+    const speedups = r.dtypes.rows.map((row) => row.oursFp32.wallMs / row.oursQ8.wallMs);
+    out.push({
+      target: "7. q8 measured against fp32",
+      measured: `q8 ${speedups.map(x2).join(", ")} faster (${r.dtypes.rows.map((row) => row.task).join(", ")})`,
+      met: undefined,
+    });
+  }
+  return out;
+}
+
+function verdictWord(met: boolean | undefined): string {
+  return met === undefined ? "measured" : met ? "**met**" : "**missed**";
+}
+
+function conditions(r: BenchResults): string {
+  const m = r.machine;
+  const busy = Math.max(m.loadAtStart, r.loadAtEnd) > m.logicalCores * 0.5;
+  const lines = [
+    `- Machine: ${m.cpu}, ${m.logicalCores} logical cores, ${m.memoryGiB} GiB RAM, ${m.os}`,
+    `- Software: Node ${m.node}, onnxruntime-node ${m.onnxruntimeNode} (both sides), @huggingface/transformers ${m.transformersJs}`,
+    `- Load average (1 min) at start ${m.loadAtStart.toFixed(2)}, at end ${r.loadAtEnd.toFixed(2)}` +
+      (busy ? ": **other processes were using the CPU**, so absolute times are inflated and noisier than on a quiet machine" : ""),
+    `- Model: ${r.options.size} stand-in, dtype ${r.options.dtype}, ${(r.modelBytes / 1e6).toFixed(0)} MB of ONNX files in ${path.basename(r.model.folder)}/ (${r.model.generated ? `generated in ${r.model.generateSeconds.toFixed(1)} s` : "reused"})`,
+    `- Image: ${r.image.origin}`,
+    `- Threads and session options: ours ${r.perTask?.oursDescription ?? "engine defaults"}; transformers.js ${r.perTask?.theirsDescription ?? "its defaults"}`,
+    `- Runs: ${r.options.warmup} warm-up run(s) per task and side, then the median of ${r.options.runs}, the two sides alternating (who goes first alternates too)`,
+    `- Command: \`npm run bench${r.argv.length > 0 ? ` -- ${r.argv.join(" ")}` : ""}\`, ${m.date}, ${(r.durationS / 60).toFixed(1)} min`,
+  ];
+  return lines.join("\n");
+}
+
+function perTaskSection(p: PerTaskResult): string {
+  const seed = table(
+    ["task", "tokens", "ours CPU times (user / sys / total)", "ours wall", "transformers.js CPU times (user / sys / total)", "transformers.js wall", "ours / transformers.js"],
+    p.rows.map((row) => [
+      row.workload.task.name,
+      String(row.workload.outputTokens),
+      cpuTimes(row.ours),
+      s(row.ours.wallMs),
+      cpuTimes(row.theirs),
+      s(row.theirs.wallMs),
+      x2(row.ours.wallMs / row.theirs.wallMs),
+    ]),
+  );
+  const split = table(
+    ["task", "vision", "encoder", "decoder steps", "everything else", "share of wall", "tokens/s ours / transformers.js", "peak RSS ours / transformers.js"],
+    p.rows.map((row) => [
+      row.workload.task.name,
+      s(row.ours.visionMs),
+      s(row.ours.encoderMs),
+      s(row.ours.decoderMs),
+      s(row.ours.otherMs),
+      pct(row.ours.otherShare),
+      `${row.ours.tokensPerSecond.toFixed(0)} / ${row.theirs.tokensPerSecond.toFixed(0)}`,
+      `${mib(row.ours.peakRssBytes)} / ${mib(row.theirs.peakRssBytes)}`,
+    ]),
+  );
+  const theirsSplit = table(
+    ["task", "vision", "encoder", "decoder steps", "everything else", "share of wall"],
+    p.rows.map((row) => [row.workload.task.name, s(row.theirs.visionMs), s(row.theirs.encoderMs), s(row.theirs.decoderMs), s(row.theirs.otherMs), pct(row.theirs.otherShare)]),
+  );
+  const beams = table(
+    ["task", `ours ${BEAMS} beams CPU times (user / sys / total)`, "wall", "wall / greedy", "decoder loop per token, beams / greedy", "search + cache share of decoder loop", "peak RSS"],
+    p.rows.map((row) => {
+      const share = bookkeepingShare(row.oursBeam);
+      return [
+        row.workload.task.name,
+        cpuTimes(row.oursBeam),
+        s(row.oursBeam.wallMs),
+        x2(row.oursBeam.wallMs / row.ours.wallMs),
+        `${loopMsPerToken(row.oursBeam).toFixed(1)} / ${loopMsPerToken(row.ours).toFixed(1)} ms = ${x2(loopMsPerToken(row.oursBeam) / loopMsPerToken(row.ours))}`,
+        share === undefined ? "n/a" : pct(share),
+        mib(row.oursBeam.peakRssBytes),
+      ];
+    }),
+  );
+  const mismatched = p.rows.filter((row) => !row.ours.asScripted || !row.theirs.asScripted || !row.oursBeam.asScripted);
+  const check =
+    mismatched.length === 0
+      ? "Every run of both sides emitted exactly the scripted ids (checked per run), so both did the same work."
+      : `**Runs that did not emit the scripted ids:** ${mismatched.map((row) => row.workload.task.name).join(", ")}: their times are not comparable.`;
+  return [
+    "## Per task, greedy: ours and transformers.js (the seed's format)",
+    "",
+    "Each task from the image file to the parsed result, image features not reused between tasks. CPU times are the whole process's (onnxruntime's threads included), as in `%%time`.",
+    "",
+    seed,
+    "",
+    check,
+    "",
+    "### Where our time goes (greedy)",
+    "",
+    "Vision = vision_encoder, encoder = encoder_model, decoder steps = embed_tokens + decoder_model_merged runs (the prompt's single embed_tokens run is counted here too), everything else = wall time outside every `session.run`: image decoding and resizing, tensor building, logits processing, token choice, text decoding, post-processing. Tokens/s = generated tokens / decoder-step session time. Peak RSS = the process' peak during a run (VmHWM reset before each run), model included.",
+    "",
+    split,
+    "",
+    "The same split for transformers.js:",
+    "",
+    theirsSplit,
+    "",
+    `### Ours with ${BEAMS} beams`,
+    "",
+    "transformers.js 4.3.1 has no beam search (with `num_beams: 3` it still decodes one sequence), so this is ours alone. The decoder loop per token is the engine's loop time divided by the generated tokens; search + cache is the engine's token-choice time (log-softmax, processors, top-k, hypotheses) plus cache tiling/reordering.",
+    "",
+    beams,
+  ].join("\n");
+}
+
+function allTasksSection(a: AllTasksResult): string {
+  return [
+    "## All 14 tasks on one image",
+    "",
+    `Our engine runs the ${a.tasks} tasks in sequence on one image in one call, as the all-tasks notebook does (the vision encoder ran ${a.oursVisionRuns} time(s) per sequence); transformers.js has no such reuse, so it is the sum of its ${a.tasks} separate per-task medians above. Median of ${a.runs}.`,
+    "",
+    table(
+      ["", "CPU times (user / sys / total)", "wall"],
+      [
+        ["ours, one sequence", `${s(a.oursSequenceUserMs)} / ${s(a.oursSequenceSysMs)} / ${s(a.oursSequenceUserMs + a.oursSequenceSysMs)}`, s(a.oursSequenceMs)],
+        ["ours, sum of separate runs", "", s(a.oursSeparateSumMs)],
+        ["transformers.js, sum of separate runs", "", s(a.theirsSumMs)],
+        ["ours sequence / transformers.js sum", "", x2(a.oursSequenceMs / a.theirsSumMs)],
+      ],
+    ),
+    "",
+    `Within the sequence (median wall per task): ${a.perTaskMs.map((t) => `${t.task} ${s(t.ms)}`).join(", ")}. Peak RSS ${mib(a.peakRssBytes)}.${a.asScripted ? "" : " **Some tasks did not emit their scripted ids.**"}`,
+  ].join("\n");
+}
+
+function longBeamsSection(l: LongBeamsResult): string {
+  const row = (name: string, r: RunSummary) => {
+    const share = bookkeepingShare(r);
+    return [
+      name,
+      s(r.wallMs),
+      `${loopMsPerToken(r).toFixed(1)} ms`,
+      r.engine.searchMs !== undefined ? s(r.engine.searchMs) : "n/a",
+      share === undefined ? "n/a" : pct(share),
+      mib(r.peakRssBytes),
+    ];
+  };
+  return [
+    `## Beam search at ${l.tokens} tokens`,
+    "",
+    `${l.task} scripted to ${l.tokens} tokens (the decoder cache grows to ${l.tokens} positions), median of ${l.greedy.runs}.`,
+    "",
+    table(["", "wall", "decoder loop per token", "search + cache (token choice, beam bookkeeping, cache tiling/reordering)", "share of the decoder loop", "peak RSS"], [row("greedy", l.greedy), row(`${BEAMS} beams`, l.beam)]),
+    "",
+    `Cost per token, beams / greedy: ${x2(loopMsPerToken(l.beam) / loopMsPerToken(l.greedy))}.`,
+  ].join("\n");
+}
+
+function soakSection(k: SoakSectionResult): string {
+  const rss = k.soak.rssAfterRunBytes;
+  const every = Math.max(1, Math.floor(rss.length / 10));
+  const samples = rss.filter((_, i) => i % every === 0 || i === rss.length - 1).map(mib);
+  const resources = (counts: Record<string, number>) =>
+    Object.entries(counts).map(([k2, v]) => `${k2} ${v}`).join(", ") || "none";
+  return [
+    `## Memory over ${k.runs} consecutive runs`,
+    "",
+    `${k.task}, greedy, ${k.runs} runs in one process after 3 warm-up runs (${s(k.soak.wallMs)}). RSS after every ${every}th run: ${samples.join(", ")}. Growth from the first to the last run: ${(k.growthBytes / 2 ** 20).toFixed(1)} MiB; least-squares trend ${(k.slopeBytesPerRun / 1024).toFixed(1)} KiB per run. Active handles before: ${resources(k.soak.activeResourcesBefore)}; after: ${resources(k.soak.activeResourcesAfter)}.`,
+  ].join("\n");
+}
+
+function sessionOptionsSection(o: SessionOptionsResult): string {
+  const base = o.rows.find((row) => row.options.label === "engine defaults");
+  const rel = (value: number, reference: number | undefined) => (reference ? ` (${x2(value / reference)})` : "");
+  return [
+    "## Session options",
+    "",
+    `Raw onnxruntime sessions of the stand-in, one option set per fresh process: vision encoder and text encoder (577 + 12 tokens) median of ${o.repeats}, decoder steps (embed_tokens + decoder with KV cache, as both libraries run them) averaged over ${o.decoderSteps} steps after step 0. Ratios are against the engine's defaults (src/sessions.ts: graph optimization all, sequential, memory arena on, memory pattern on for the vision encoder only, onnxruntime's thread count).`,
+    "",
+    table(
+      ["option set", "load", "vision", "encoder", "decoder step, batch 1", "decoder step, batch 3", "peak RSS"],
+      o.rows.map((row) => [
+        row.options.label,
+        s(row.result.loadMs),
+        `${s(row.visionMs)}${rel(row.visionMs, base?.visionMs)}`,
+        `${s(row.encoderMs)}${rel(row.encoderMs, base?.encoderMs)}`,
+        `${row.result.decoderStepMsBatch1.toFixed(2)} ms${rel(row.result.decoderStepMsBatch1, base?.result.decoderStepMsBatch1)}`,
+        `${row.result.decoderStepMsBatch3.toFixed(2)} ms${rel(row.result.decoderStepMsBatch3, base?.result.decoderStepMsBatch3)}`,
+        mib(row.result.peakRssBytes),
+      ]),
+    ),
+  ].join("\n");
+}
+
+function dtypesSection(d: DtypesResult): string {
+  return [
+    "## q8 against fp32",
+    "",
+    `The stand-in's \`_quantized\` files have the form of the export's (dynamic int8: MatMulInteger/ConvInteger with per-tensor scales, Gather on a quantized table): ${(d.bytes.q8 / 1e6).toFixed(0)} MB against ${(d.bytes.fp32 / 1e6).toFixed(0)} MB for fp32. Greedy, median of ${d.rows[0]?.oursFp32.runs ?? 0}. Random weights say nothing about the accuracy cost of quantization: that needs the real weights.`,
+    "",
+    table(
+      ["task", "ours fp32", "ours q8", "q8 speed-up", "vision fp32 / q8", "decoder steps fp32 / q8", "transformers.js q8", "ours q8 / transformers.js q8"],
+      d.rows.map((row) => [
+        row.task,
+        s(row.oursFp32.wallMs),
+        s(row.oursQ8.wallMs),
+        x2(row.oursFp32.wallMs / row.oursQ8.wallMs),
+        `${s(row.oursFp32.visionMs)} / ${s(row.oursQ8.visionMs)}`,
+        `${s(row.oursFp32.decoderMs)} / ${s(row.oursQ8.decoderMs)}`,
+        s(row.theirsQ8.wallMs),
+        x2(row.oursQ8.wallMs / row.theirsQ8.wallMs),
+      ]),
+    ),
+  ].join("\n");
+}
+
+function outputLengthsSection(r: BenchResults): string {
+  return [
+    "## Scripted output lengths",
+    "",
+    "Run time is dominated by the number of generated tokens, so each task emits as many as the real model typically does on the walkthrough's busy street photo: the \"estimated on the seed photo\" column of ../shared/SEED_TIMINGS.md, derived from real Florence-2 outputs on simple images (the examples in ../shared/florence2/examples, counted with the real tokenizer) scaled by the seed's T4 times (about 25 ms per token after 0.1 s of fixed cost; CAPTION's 0.42 s is 13 tokens). Counts include `<s>` and `</s>`.",
+    "",
+    "One stand-in serves all tasks (the all-tasks mode needs one loaded model): its decoder follows one script, `<s>`, a caption, then records of a label and 8 `<loc_*>` tokens (3-grams unique, so `no_repeat_ngram_size: 3` never blocks it), and each task stops after its count through `max_new_tokens`, which forces `</s>` as the last token on both sides. A decoder step costs the same whatever id it emits; the texts parse as each task's result kind (a label + 8 locations reads as two boxes, a quadrilateral or a 4-point polygon).",
+    "",
+    table(
+      ["task", "tokens", "prompt tokens", "scripted text (start)"],
+      r.scripted.map((row) => [
+        row.workload.task.name,
+        String(row.workload.outputTokens),
+        String(row.promptTokens),
+        `\`${row.text.length > 90 ? `${row.text.slice(0, 90)}...` : row.text}\``,
+      ]),
+    ),
+  ].join("\n");
+}
+
+export function renderResults(r: BenchResults): string {
+  const parts = [
+    `# Benchmark results: Florence-2 ${r.options.size} stand-in, ${r.options.dtype}`,
+    "",
+    `> **Stand-in weights of real size.** The models here have Florence-2-${r.options.size === "tiny" ? "base's vocabulary" : r.options.size}'s exact shapes and compute (DaViT vision encoder, BART encoder-decoder; ONNX files laid out like onnx-community's export) but **random weights** and a scripted decoder: their outputs are not Florence-2's. What is measured is the time of the real computation for outputs of realistic length. Generated by \`npm run bench\` (test/bench/), which any clone can re-run.`,
+    "",
+    "## Conditions",
+    "",
+    conditions(r),
+    "",
+    "## Targets (issue 6)",
+    "",
+    table(["target", "measured", "verdict"], verdicts(r).map((v) => [v.target, v.measured, verdictWord(v.met)])),
+  ];
+  if (r.perTask) parts.push("", perTaskSection(r.perTask));
+  if (r.allTasks) parts.push("", allTasksSection(r.allTasks));
+  if (r.longBeams) parts.push("", longBeamsSection(r.longBeams));
+  if (r.soak) parts.push("", soakSection(r.soak));
+  if (r.sessionOptions) parts.push("", sessionOptionsSection(r.sessionOptions));
+  if (r.dtypes) parts.push("", dtypesSection(r.dtypes));
+  parts.push("", outputLengthsSection(r));
+  return parts.join("\n") + "\n";
+}
+
+/** The verdict lines for the console. */
+export function renderVerdicts(r: BenchResults): string {
+  return verdicts(r)
+    .map((v) => `${v.met === undefined ? "MEASURED" : v.met ? "MET     " : "MISSED  "} ${v.target}: ${v.measured}`)
+    .join("\n");
+}

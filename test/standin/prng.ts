@@ -1,0 +1,32 @@
+/**
+ * Deterministic weights. Every tensor gets its own stream, seeded from the model seed and the tensor's name, so
+ * the values do not depend on the order tensors are written in, and a tied tensor (the token embedding, reused
+ * transposed as the LM head) is the same in every file that holds it.
+ */
+
+/** FNV-1a over the UTF-16 code units of `text`: a 32-bit seed per tensor name. */
+export function hashSeed(seed: number, name: string): number {
+  let h = (0x811c9dc5 ^ (seed >>> 0)) >>> 0;
+  for (let i = 0; i < name.length; i++) {
+    h ^= name.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+/**
+ * Fills `out` with values uniform in [-bound, bound) from mulberry32 (a 32-bit PRNG of Tommy Ettinger's; small,
+ * fast, and good enough for random weights). Inlined rather than a closure per value: the base stand-in draws
+ * about 270M values and this loop is most of its generation time.
+ */
+export function fillUniform(out: Float32Array, streamSeed: number, bound: number): Float32Array {
+  let a = streamSeed >>> 0;
+  const scale = (2 * bound) / 4294967296;
+  for (let i = 0; i < out.length; i++) {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = ((t ^ (t >>> 14)) >>> 0) * scale - bound;
+  }
+  return out;
+}
