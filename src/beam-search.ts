@@ -7,7 +7,7 @@
  * Scores are kept in float64 (the reference's precision); HF's float32 differs by ~1e-6, far below the gaps
  * that decide anything in practice.
  */
-import { LogitsProcessor, logSumExp } from "./logits";
+import { LogitsProcessor, scanRow } from "./logits";
 
 /** `true`: stop once `numBeams` hypotheses are finished; `false`: HF's v4.44 heuristic; `"never"`: the exact bound. */
 export type EarlyStopping = boolean | "never";
@@ -112,6 +112,9 @@ export class BeamSearch {
   private readonly candidateScores: Float64Array;
   private readonly candidateIndices: Int32Array;
   private candidateCount = 0;
+  // One row's best raw logits during offerRow, best first (grown when n-gram bans ask for more).
+  private rowValues = new Float64Array(0);
+  private rowTokens = new Int32Array(0);
 
   constructor(
     readonly options: BeamSearchOptions,
@@ -207,8 +210,10 @@ export class BeamSearch {
   }
 
   /**
-   * Feeds one beam's candidates (log_softmax, then the processors, plus the beam score) to the top-2k list,
-   * without materialising the log-probs: log_softmax is `logit - lse`, a ban is -inf, a forced token is 0.
+   * Feeds one beam's candidates (HF: log_softmax, then the processors, plus the beam score) to the step's top
+   * 2*numBeams, without materialising the log-probs: log_softmax(x) = x - lse, a banned token is -inf, a forced
+   * token 0 and every other -inf. One pass over the row (scanRow) finds its log-sum-exp and its best raw
+   * logits; only the row's best 2*numBeams + (banned) can rank overall.
    */
   private offerRow(logits: Float32Array, offset: number, beam: number, processor: LogitsProcessor): void {
     const V = this.options.vocabSize;
@@ -217,25 +222,35 @@ export class BeamSearch {
     const flatBase = beam * V;
     const forced = processor.forcedToken(ids.length);
     if (forced >= 0) {
-      for (let v = 0; v < V; v++) this.offer(v === forced ? beamScore : -Infinity, flatBase + v);
+      // Only the forced token and, among the -inf rest, the lowest indices can rank.
+      const last = Math.max(forced, Math.min(V - 1, this.candidateScores.length));
+      for (let v = 0; v <= last; v++) this.offer(v === forced ? beamScore : -Infinity, flatBase + v);
       return;
     }
-    const shift = beamScore - logSumExp(logits, offset, offset + V);
     const banned = processor.bannedTokens(ids);
-    const k = this.candidateScores.length;
-    // Only a value above the current k-th can enter a full list: test that here, before the call.
-    for (let v = 0; v < V; v++) {
-      const score = logits[offset + v] + shift;
-      if (this.candidateCount < k || score > this.candidateScores[k - 1]) {
-        if (banned.length > 0 && banned.includes(v)) this.offer(-Infinity, flatBase + v);
-        else this.offer(score, flatBase + v);
-      }
+    const capacity = Math.min(V, this.candidateScores.length + banned.length);
+    if (this.rowValues.length < capacity) {
+      this.rowValues = new Float64Array(capacity);
+      this.rowTokens = new Int32Array(capacity);
     }
+    const { lse, count } = scanRow(logits, offset, V, capacity, this.rowValues, this.rowTokens);
+    const rowValues = this.rowValues;
+    const rowTokens = this.rowTokens;
+    const shift = beamScore - lse;
+    const order: { score: number; token: number }[] = [];
+    for (let j = 0; j < count; j++) {
+      const token = rowTokens[j];
+      order.push({ score: banned.includes(token) ? -Infinity : rowValues[j] + shift, token });
+    }
+    // Offers must come best first and, among equal scores, in increasing token order (bans reorder -inf ones).
+    order.sort((a, b) => (b.score > a.score ? 1 : b.score < a.score ? -1 : a.token - b.token));
+    for (const c of order) this.offer(c.score, flatBase + c.token);
   }
 
   /**
-   * Keeps the 2*numBeams best (score, flat index) pairs, best first. Offers arrive in increasing flat index,
-   * and a new score goes after the equal ones, so ties rank the lower flat index first (the reference's rule).
+   * Keeps the 2*numBeams best (score, flat index) pairs, best first. Offers come in increasing flat index among
+   * equal scores, and a new score goes after the equal ones, so ties rank the lower flat index first (the
+   * reference's rule).
    */
   private offer(score: number, flat: number): void {
     const k = this.candidateScores.length;

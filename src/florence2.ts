@@ -11,10 +11,8 @@ import * as fs from "node:fs";
 import type * as ort from "onnxruntime-node";
 import type { EarlyStopping } from "./beam-search";
 import {
-  DEFAULT_PREPROCESSOR_CONFIG,
   readGenerationConfig,
   readModelConfig,
-  readModelJson,
   readPreprocessorConfig,
   type GenerationConfig,
   type ModelConfig,
@@ -234,28 +232,6 @@ class FeatureCache {
 }
 
 /**
- * preprocessor_config.json through config.ts, except that a missing `rescale_factor` gets CLIPImageProcessor's
- * default (1/255, as in DEFAULT_PREPROCESSOR_CONFIG): Microsoft's Florence-2 file does not list it.
- */
-function readPreprocessor(folder: string): PreprocessorConfig {
-  const json = readModelJson(folder, "preprocessor_config.json");
-  if (json.rescale_factor !== undefined) return readPreprocessorConfig(folder);
-  const size = json.size as { width?: unknown; height?: unknown } | undefined;
-  const triple = (key: string, fallback: [number, number, number]) => {
-    const v = json[key];
-    return Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === "number") ? (v as [number, number, number]) : fallback;
-  };
-  return {
-    size: typeof size?.width === "number" && typeof size.height === "number" ? { width: size.width, height: size.height } : DEFAULT_PREPROCESSOR_CONFIG.size,
-    resample: typeof json.resample === "number" ? json.resample : DEFAULT_PREPROCESSOR_CONFIG.resample,
-    rescaleFactor: DEFAULT_PREPROCESSOR_CONFIG.rescaleFactor,
-    imageMean: triple("image_mean", DEFAULT_PREPROCESSOR_CONFIG.imageMean),
-    imageStd: triple("image_std", DEFAULT_PREPROCESSOR_CONFIG.imageStd),
-    imageSeqLength: typeof json.image_seq_length === "number" ? json.image_seq_length : DEFAULT_PREPROCESSOR_CONFIG.imageSeqLength,
-  };
-}
-
-/**
  * The tokenizer must know the model's last id (vocab_size - 1; `<and>` for Florence-2) and none beyond it,
  * since every id indexes the logits. Its token count may be lower: a stand-in's small tokenizer has gaps.
  */
@@ -314,7 +290,7 @@ export class Florence2 {
     const folder = await resolveModelFolder(folderOrId, resolveOptions);
     const config = readModelConfig(folder);
     const generationConfig = readGenerationConfig(folder);
-    const preprocessorConfig = readPreprocessor(folder);
+    const preprocessorConfig = readPreprocessorConfig(folder);
     const tokenizer = Florence2Tokenizer.fromFolder(folder);
     checkTokenizerFits(tokenizer, config.vocabSize, folder);
     const sessions = await openSessions(folder, config, { dtype: options.dtype, sessionOptions, intraOpNumThreads, executionProviders });
@@ -343,9 +319,13 @@ export class Florence2 {
     const opts = resolveRunOptions(options, this.generationConfig);
     return this.track(opts.signal, async (signal) => {
       const started = performance.now();
+      // Text inputs are checked before the image is read; a pixel box needs the image size first.
+      const textPrompt = typeof textInput === "object" && textInput !== null ? undefined : buildPrompt(spec.token, textInput);
+      const textIds = textPrompt === undefined ? undefined : this.tokenizer.encode(textPrompt);
+      if (textIds) this.checkPromptLength(textIds.length);
       const resolved = await this.resolveImage(image);
       const [width, height] = resolved.imageSize;
-      const promptIds = this.tokenizer.encode(buildPrompt(spec.token, textInput, { width, height }));
+      const promptIds = textIds ?? this.tokenizer.encode(buildPrompt(spec.token, textInput, { width, height }));
       this.checkPromptLength(promptIds.length);
       const { features, visionMs } = await this.featuresFor(resolved, signal);
       const preprocess = performance.now() - started - visionMs;

@@ -259,8 +259,8 @@ function disposeAll(tensors: Iterable<ort.Tensor | undefined>): void {
 // The decoder loop
 
 /**
- * Checks and caps generation options: maxNewTokens is capped to the decoder's positions (the last generated
- * token is predicted from position maxNewTokens - 1).
+ * maxNewTokens capped to the decoder's learned positions: the last generated token is predicted from position
+ * maxNewTokens - 1, so 1024 fits Florence-2-base's 1024 positions exactly (the walkthrough's setting).
  */
 export function decoderLengthLimit(maxNewTokens: number, maxPositions: number): number {
   return Math.min(maxNewTokens, maxPositions);

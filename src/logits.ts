@@ -87,31 +87,77 @@ export function argmax(row: ArrayLike<number>, start = 0, end = row.length): num
 
 // exp(-j / 64) for j = 0 .. 64*64-1: exp(-x) for x >= 0 is then a table value times a short polynomial.
 const EXP_STEPS_PER_UNIT = 64;
-const EXP_RANGE = 64;
-const EXP_TABLE = Float64Array.from({ length: EXP_STEPS_PER_UNIT * EXP_RANGE }, (_, j) => Math.exp(-j / EXP_STEPS_PER_UNIT));
+/** exp(-x) for x beyond this is below 1.7e-28: negligible in a sum that holds exp(0) = 1. */
+export const EXP_NEG_RANGE = 64;
+const EXP_TABLE = Float64Array.from({ length: EXP_STEPS_PER_UNIT * EXP_NEG_RANGE }, (_, j) => Math.exp(-j / EXP_STEPS_PER_UNIT));
 
 /**
- * log(sum(exp(row[start, end)))) in float64, shifted by the maximum so large logits don't overflow.
+ * exp(-x) for 0 <= x < EXP_NEG_RANGE, with a relative error below 1e-11.
  *
- * Beam search needs this over the whole vocabulary (51,289 values) for every beam at every step, and
- * Math.exp made it a tenth of a base-size decoder step. exp(-x) = exp(-j/64) * exp(r), with j/64 the grid
- * point at or below x and |r| < 1/64, and exp(r) from its Taylor series to r^5, is three times faster with a
- * relative error below 1e-13. Values more than 64 below the maximum add less than 1e-23 to the sum: skipped.
+ * Beam search sums exp over the whole vocabulary (51,289 values) for every beam at every step, and Math.exp
+ * made that a tenth of a base-size decoder step. Here exp(-x) = exp(-j/64) * exp(r), with j/64 the grid point
+ * at or below x, |r| < 1/64, and exp(r) from its Taylor series to r^4: four times faster than Math.exp.
+ * Hot loops that need it live in this file: called across modules (tsx compiles imports to getters), it
+ * would cost more than it saves.
  */
+export function expNeg(x: number): number {
+  const j = (x * EXP_STEPS_PER_UNIT) | 0;
+  const r = j / EXP_STEPS_PER_UNIT - x; // (-1/64, 0]
+  return EXP_TABLE[j] * (1 + r * (1 + r * (1 / 2 + r * (1 / 6 + r * (1 / 24)))));
+}
+
+/** log(sum(exp(row[start, end)))) in float64, shifted by the maximum so large logits don't overflow. */
 export function logSumExp(row: ArrayLike<number>, start = 0, end = row.length): number {
   let max = -Infinity;
   for (let i = start; i < end; i++) if (row[i] > max) max = row[i];
   if (max === -Infinity || max === Infinity || Number.isNaN(max)) return max;
   let sum = 0;
   for (let i = start; i < end; i++) {
-    const x = max - row[i]; // >= 0
-    if (x < EXP_RANGE) {
-      const j = (x * EXP_STEPS_PER_UNIT) | 0;
-      const r = j / EXP_STEPS_PER_UNIT - x; // (-1/64, 0]
-      sum += EXP_TABLE[j] * (1 + r * (1 + r * (1 / 2 + r * (1 / 6 + r * (1 / 24 + r * (1 / 120))))));
-    }
+    const x = max - row[i];
+    if (x < EXP_NEG_RANGE) sum += expNeg(x);
   }
   return max + Math.log(sum);
+}
+
+/** What `scanRow` found in one row of logits. */
+export interface RowScan {
+  /** log(sum(exp(row))): log_softmax(x) = x - lse. */
+  lse: number;
+  /** How many of the row's best logits were written (min(capacity, row length)). */
+  count: number;
+}
+
+/**
+ * One pass over `logits[offset, offset + length)` for beam search: the row's log-sum-exp (the exp-sum is
+ * rescaled whenever the running maximum grows) and its `capacity` largest logits, best first, equal values
+ * in increasing index order, written to `values` / `indices`.
+ */
+export function scanRow(logits: Float32Array, offset: number, length: number, capacity: number, values: Float64Array, indices: Int32Array): RowScan {
+  let count = 0;
+  let threshold = -Infinity;
+  let max = -Infinity;
+  let sum = 0;
+  for (let v = 0; v < length; v++) {
+    const x = logits[offset + v];
+    if (x > max) {
+      sum = sum > 0 ? sum * Math.exp(max - x) : 0;
+      max = x;
+    }
+    const below = max - x;
+    if (below < EXP_NEG_RANGE) sum += expNeg(below);
+    if (count < capacity || x > threshold) {
+      let pos = count < capacity ? count++ : capacity - 1;
+      while (pos > 0 && values[pos - 1] < x) {
+        values[pos] = values[pos - 1];
+        indices[pos] = indices[pos - 1];
+        pos--;
+      }
+      values[pos] = x;
+      indices[pos] = v;
+      if (count === capacity) threshold = values[capacity - 1];
+    }
+  }
+  return { lse: max + Math.log(sum), count };
 }
 
 /** log_softmax of a row into a float64 row (the reference's precision; HF's float32 differs by ~1e-7). */

@@ -170,14 +170,15 @@ describe("florence2: the model API on a scripted stand-in", function () {
 
     it("refuses an unknown task, a missing or extra input, before touching the image", async () => {
       await assert.rejects(model.run("/no/such/image.png", "<od>"), /Unknown Florence-2 task "<od>"\. Task tokens are upper-case: did you mean "<OD>"\?/);
-      await assert.rejects(model.run(green, "<OPEN_VOCABULARY_DETECTION>"), /needs a text input/);
-      await assert.rejects(model.run(green, "<OD>", "cat"), /takes no input/);
+      await assert.rejects(model.run("/no/such/image.png", "<OPEN_VOCABULARY_DETECTION>"), /needs a text input/);
+      await assert.rejects(model.run("/no/such/image.png", "<OD>", "cat"), /takes no input/);
+      await assert.rejects(model.run("/no/such/image.png", "<REGION_TO_CATEGORY>", "<loc_1>"), /REGION_TO_CATEGORY/);
     });
 
-    it("refuses a prompt longer than the encoder's positions, naming the limit", async () => {
+    it("refuses a prompt longer than the encoder's positions, naming the limit, before reading the image", async () => {
       const long = Array(500).fill("cat").join(" ");
       await assert.rejects(
-        model.run(green, "<OPEN_VOCABULARY_DETECTION>", long, { numBeams: 1 }),
+        model.run("/no/such/image.png", "<OPEN_VOCABULARY_DETECTION>", long, { numBeams: 1 }),
         /The prompt is \d+ tokens long; with the 577 image tokens that is \d+ encoder positions, more than the model's 1024 \(max_position_embeddings in config\.json\)\. Shorten the text input to at most 447 tokens/,
       );
     });

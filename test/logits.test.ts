@@ -1,5 +1,5 @@
 import * as assert from "node:assert/strict";
-import { LogitsProcessor, argmax, logSoftmax, logSumExp } from "../src/logits";
+import { EXP_NEG_RANGE, LogitsProcessor, argmax, expNeg, logSoftmax, logSumExp, scanRow } from "../src/logits";
 
 /** HF `_get_ngrams` + `_get_generated_ngrams`, written the Python way: a dict from (n-1)-gram to followers. */
 function pythonBannedTokens(ids: number[], n: number): number[] {
@@ -127,5 +127,49 @@ describe("logits: argmax and log_softmax", () => {
     assert.equal(lp[1], -Infinity);
     assert.ok(Math.abs(lp[0] - Math.log(0.5)) < 1e-15);
     assert.equal(logSumExp([-Infinity, -Infinity]), -Infinity);
+  });
+});
+
+describe("logits: fast exp and the one-pass row scan", () => {
+  it("expNeg(x) is within 1e-11 (relative) of Math.exp(-x) over its range", () => {
+    let worst = 0;
+    for (let i = 0; i < 200000; i++) {
+      const x = (i / 200000) * EXP_NEG_RANGE;
+      worst = Math.max(worst, Math.abs(expNeg(x) / Math.exp(-x) - 1));
+    }
+    assert.ok(worst < 1e-11, `worst relative error ${worst}`);
+  });
+
+  it("logSumExp agrees with the direct float64 formula on vocabulary-size rows", () => {
+    const rand = mulberry32(3);
+    for (const spread of [1, 10, 40, 200]) {
+      const row = new Float32Array(51289).map(() => (rand() - 0.5) * spread);
+      let max = -Infinity;
+      for (const v of row) max = Math.max(max, v);
+      let sum = 0;
+      for (const v of row) sum += Math.exp(v - max);
+      assert.ok(Math.abs(logSumExp(row) - (max + Math.log(sum))) < 1e-10, `spread ${spread}`);
+    }
+  });
+
+  it("scanRow gives the log-sum-exp and the best logits, ties in index order, from any offset", () => {
+    const rand = mulberry32(11);
+    for (let trial = 0; trial < 300; trial++) {
+      const length = 1 + Math.floor(rand() * 60);
+      const offset = Math.floor(rand() * 5);
+      const quantized = trial % 2 === 0; // many ties
+      const data = new Float32Array(offset + length + 3).map(() => (quantized ? Math.round(rand() * 4) : (rand() - 0.5) * 30));
+      if (trial % 7 === 0) data[offset + Math.floor(rand() * length)] = -Infinity;
+      const capacity = 1 + Math.floor(rand() * 8);
+      const values = new Float64Array(capacity);
+      const indices = new Int32Array(capacity);
+      const { lse, count } = scanRow(data, offset, length, capacity, values, indices);
+      const row = Array.from(data.subarray(offset, offset + length));
+      const expected = row.map((v, i) => ({ v, i })).sort((a, b) => b.v - a.v || a.i - b.i).slice(0, capacity);
+      assert.equal(count, expected.length);
+      assert.deepEqual(Array.from(indices.subarray(0, count)), expected.map((e) => e.i));
+      assert.deepEqual(Array.from(values.subarray(0, count)), expected.map((e) => e.v));
+      assert.ok(Math.abs(lse - logSumExp(row)) < 1e-9, `lse ${lse} vs ${logSumExp(row)}`);
+    }
   });
 });

@@ -9,7 +9,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as ort from "onnxruntime-node";
 import { Tokenizer } from "@huggingface/tokenizers";
-import { ADDED_TOKENS, BEAM_TEST_IDS, type StandInInfo, type StandInOptions, writeStandInModel } from "./standin";
+import { ADDED_TOKENS, BEAM_TEST_IDS, rewriteStandInDecoder, type StandInInfo, type StandInOptions, writeStandInModel } from "./standin";
 import { fromFloat16Bits, toFloat16 } from "./standin/float16";
 import { MODULES, onnxFilePath, type Dtype, type ModuleName } from "../src/dtypes";
 
@@ -410,6 +410,19 @@ describe("stand-in models (test/standin)", function () {
       }
       await p.close();
     });
+  });
+
+  it("rewrites only the decoder for another script", async function () {
+    const info = await standIn({ script: SCRIPT, dtypes: ["fp32", "q8"], tokenizer: "generated" });
+    const encoderBefore = fs.readFileSync(path.join(info.folder, "onnx/encoder_model.onnx_data"));
+    const other = [0, LOC(7), LOC(8), 2];
+    const files = await rewriteStandInDecoder(info.folder, { script: other });
+    assert.deepEqual(files.filter((f) => f.endsWith(".onnx")), [onnxFilePath("decoder_model_merged", "fp32"), onnxFilePath("decoder_model_merged", "q8")]);
+    assert.ok(fs.readFileSync(path.join(info.folder, "onnx/encoder_model.onnx_data")).equals(encoderBefore));
+    const p = await Pipeline.open(info);
+    assert.deepEqual((await p.greedy(1, other.length + 2)).sequences[0], [EOS, ...other]);
+    await p.close();
+    await assert.rejects(rewriteStandInDecoder(os.tmpdir(), { script: other }), /no stand_in entry/);
   });
 
   describe("options", function () {

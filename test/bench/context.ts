@@ -36,7 +36,8 @@ export async function startSide(
   const { profileDir } = context.options;
   const nodeFlags =
     side === "ours" && profileDir !== undefined
-      ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${label.replace(/[^a-z0-9.-]+/gi, "-")}-${Date.now()}.cpuprofile`]
+      ? // One folder per child: tsx's module-loader thread writes a profile too (Node names them CPU.<date>.<pid>.<thread>...).
+        ["--cpu-prof", `--cpu-prof-dir=${path.join(profileDir, label.replace(/[^a-z0-9.-]+/gi, "-"))}`]
       : [];
   const child = new BenchChild({ nodeFlags });
   try {

@@ -126,9 +126,14 @@ export interface ProbeResult {
   loadMs: number;
   visionMs: number[];
   encoderMs: number[];
-  /** Per-step decoder wall time (embed_tokens + decoder run) at batch 1 and at batch 3. */
+  /** Per-step decoder wall time (embed_tokens + decoder run) at batch 1 and at batch 3, early in generation. */
   decoderStepMsBatch1: number;
   decoderStepMsBatch3: number;
+  /** Cache length of the late-step measurement. */
+  longPast: number;
+  /** The same with `longPast` positions in the self-attention cache. */
+  decoderStepMsBatch1Long: number;
+  decoderStepMsBatch3Long: number;
   peakRssBytes: number;
 }
 

@@ -30,6 +30,7 @@ const LOC_BINS = 1000;
 /** `no_repeat_ngram_size` of Florence-2's generation config: a repeated 3-gram would block the scripted token. */
 const NGRAM = 3;
 const ATTEMPTS_PER_RECORD = 40;
+const MAX_LABEL_IDS = 2;
 
 /** Seeded PRNG (mulberry32), so the script and therefore every timed run is reproducible. */
 function mulberry32(seed: number): () => number {
@@ -56,6 +57,11 @@ function locationId(tokenizer: ScriptTokenizer, bin: number, bos: number, eos: n
   const ids = innerIds(tokenizer, `<loc_${bin}>`, bos, eos);
   if (ids.length !== 1) throw new Error(`Expected <loc_${bin}> to be one token of the model's tokenizer, got [${ids.join(", ")}].`);
   return ids[0];
+}
+
+function uniqueLists(lists: number[][]): number[][] {
+  const seen = new Set<string>();
+  return lists.filter((l) => l.length > 0 && !seen.has(l.join(",")) && seen.add(l.join(",")));
 }
 
 /** Two boxes' worth of corners (x1 < x2, y1 < y2), as location bins. */
@@ -104,7 +110,9 @@ export function buildBenchScript(tokenizer: ScriptTokenizer, totalTokens: number
   const random = mulberry32(seed);
   const { bos, eos } = ids;
   const caption = innerIds(tokenizer, CAPTION_PREFIX, bos, eos).slice(0, CAPTION_PREFIX_MAX_IDS);
-  const labels = LABELS.map((l) => innerIds(tokenizer, l, bos, eos));
+  // At most 2 ids per label: every 3-gram then holds a random location, so labels can repeat. The real tokenizer
+  // gives 1-2 ids per label; a small generated one may split words further, and then labels are cut short.
+  const labels = uniqueLists(LABELS.map((l) => innerIds(tokenizer, l, bos, eos).slice(0, MAX_LABEL_IDS)));
   const locBase = locationId(tokenizer, 0, bos, eos);
   if (locationId(tokenizer, LOC_BINS - 1, bos, eos) !== locBase + LOC_BINS - 1) {
     throw new Error(`Expected <loc_0> ... <loc_999> to have consecutive ids in the model's tokenizer.`);

@@ -21,6 +21,8 @@ export const PROBES: readonly ProbeOptions[] = [
   { label: "execution mode parallel", base: "engine", overrides: { executionMode: "parallel" }, preallocatedLogits: false },
   // session.intra_op.allow_spinning: idle intra-op threads spin (default) or sleep at once.
   { label: "thread spinning off", base: "engine", overrides: { extra: { session: { intra_op: { allow_spinning: "0" } } } }, preallocatedLogits: false },
+  // session.disable_prepacking: MLAS keeps a second, pre-packed copy of MatMul weights by default (memory for speed).
+  { label: "weight prepacking off", base: "engine", overrides: { extra: { session: { disable_prepacking: "1" } } }, preallocatedLogits: false },
   { label: "pre-allocated logits output", base: "engine", overrides: {}, preallocatedLogits: true },
 ];
 const QUICK_PROBES = PROBES.slice(0, 4);
@@ -53,7 +55,8 @@ export async function runSessionOptions(context: BenchContext): Promise<SessionO
       rows.push(row);
       log(
         `  ${probe.label.padEnd(48)} vision ${row.visionMs.toFixed(0)} ms, encoder ${row.encoderMs.toFixed(0)} ms, ` +
-          `step ${result.decoderStepMsBatch1.toFixed(2)} / ${result.decoderStepMsBatch3.toFixed(2)} ms (batch 1 / 3)`,
+          `step ${result.decoderStepMsBatch1.toFixed(1)} / ${result.decoderStepMsBatch3.toFixed(1)} ms (batch 1 / 3), ` +
+          `at ${result.longPast}: ${result.decoderStepMsBatch1Long.toFixed(1)} / ${result.decoderStepMsBatch3Long.toFixed(1)} ms`,
       );
     } finally {
       await child.close();

@@ -17,6 +17,7 @@ import type { ProbeRequest, ProbeResult } from "./protocol";
 /** A prompt of typical length (CAPTION's is 9 tokens, OD's 12, the region tasks' up to 17). */
 const PROMPT_TOKENS = 12;
 const IMAGE_SIDE = 768;
+const LONG_PAST = 900;
 
 function optionsFor(module: ModuleName, request: ProbeRequest): SessionOptions {
   const base = request.options.base === "engine" ? defaultSessionOptions(module) : { logSeverityLevel: 3 as const };
@@ -45,17 +46,26 @@ function tile(tensor: ort.Tensor, batch: number): ort.Tensor {
 
 type Sessions = Record<ModuleName, ort.InferenceSession>;
 
-/** Mean time of one greedy-style decoder step (embed + decoder) over `steps` steps after the no-cache step 0. */
+interface DecoderDims {
+  layers: number;
+  heads: number;
+  headDim: number;
+  vocabSize: number;
+}
+
+/**
+ * Mean time of one decoder step (embed + decoder) over `steps` steps after the no-cache step 0. With
+ * `startPast` > 0 the self-attention cache is first replaced by one of that many positions (zeros: the values do
+ * not change the cost), which times steps late in a long generation without generating up to there.
+ */
 async function decoderStepMs(
   sessions: Sessions,
   hidden: ort.Tensor,
   mask: ort.Tensor,
   batch: number,
   steps: number,
-  layers: number,
-  heads: number,
-  headDim: number,
-  vocabSize: number,
+  startPast: number,
+  { layers, heads, headDim, vocabSize }: DecoderDims,
   preallocatedLogits: boolean,
 ): Promise<number> {
   const hiddenStates = batch === 1 ? hidden : tile(hidden, batch);
@@ -92,6 +102,9 @@ async function decoderStepMs(
   };
 
   await step(true);
+  if (startPast > 0) {
+    for (const name of selfPast) past[name] = new ort.Tensor("float32", new Float32Array(batch * heads * startPast * headDim), [batch, heads, startPast, headDim]);
+  }
   const start = performance.now();
   for (let s = 0; s < steps; s++) await step(false);
   return (performance.now() - start) / steps;
@@ -130,20 +143,31 @@ export async function probeSessions(request: ProbeRequest): Promise<ProbeResult>
       hidden = value.last_hidden_state;
       if (r > 0) encoderMs.push(ms);
     }
-    const dims = [config.decoderLayers, config.decoderAttentionHeads, config.dModel / config.decoderAttentionHeads, config.vocabSize] as const;
-    const stepMs = async (batch: number) => {
+    const dims: DecoderDims = {
+      layers: config.decoderLayers,
+      heads: config.decoderAttentionHeads,
+      headDim: config.dModel / config.decoderAttentionHeads,
+      vocabSize: config.vocabSize,
+    };
+    // Late steps of a long generation: as far into the decoder's positions as the issue's 1000 tokens reach.
+    const longPast = Math.min(LONG_PAST, config.maxPositionEmbeddings - request.decoderSteps - 2);
+    const stepMs = async (batch: number, startPast: number, steps: number) => {
       const samples: number[] = [];
       for (let r = 0; r < Math.max(1, Math.ceil(request.repeats / 2)); r++) {
-        samples.push(await decoderStepMs(sessions, hidden as ort.Tensor, mask, batch, request.decoderSteps, ...dims, request.options.preallocatedLogits));
+        samples.push(await decoderStepMs(sessions, hidden as ort.Tensor, mask, batch, steps, startPast, dims, request.options.preallocatedLogits));
       }
       return median(samples);
     };
+    const longSteps = Math.max(2, Math.ceil(request.decoderSteps / 4));
     return {
       loadMs,
       visionMs,
       encoderMs,
-      decoderStepMsBatch1: await stepMs(1),
-      decoderStepMsBatch3: await stepMs(3),
+      decoderStepMsBatch1: await stepMs(1, 0, request.decoderSteps),
+      decoderStepMsBatch3: await stepMs(3, 0, request.decoderSteps),
+      longPast,
+      decoderStepMsBatch1Long: await stepMs(1, longPast, longSteps),
+      decoderStepMsBatch3Long: await stepMs(3, longPast, longSteps),
       peakRssBytes: peakRssBytes(),
     };
   } finally {

@@ -74,7 +74,7 @@ export class TransformersJsSide implements BenchSide {
     if (custom) options.session_options = sessionOptions;
     const model = (await Florence2ForConditionalGeneration.from_pretrained(folder, options)) as unknown as Florence2ModelLike;
     const processor = (await AutoProcessor.from_pretrained(folder, { local_files_only: true })) as unknown as Florence2ProcessorLike;
-    const description = custom ? `session options ${JSON.stringify(sessionOptions)}` : "transformers.js defaults (onnxruntime's)";
+    const description = custom ? `session options ${JSON.stringify(sessionOptions)}` : "its defaults (onnxruntime's: thread count, optimization level all, arena and memory pattern on)";
     return new TransformersJsSide(model, processor, description);
   }
 

@@ -15,7 +15,7 @@ import type { Precision } from "./nn";
 import { SIZES, type StandInDims, type StandInSize, VOCAB_SIZE } from "./sizes";
 import { buildDecoderMerged, buildEmbedTokens, buildEncoder, type DecoderMode } from "./text";
 import { buildVisionEncoder } from "./vision";
-import { configJson, generationConfigJson, holdsRealModel, preprocessorConfigJson, writeJson } from "./json-files";
+import { configJson, generationConfigJson, holdsRealModel, preprocessorConfigJson, type StandInMarker, writeJson } from "./json-files";
 import { realTokenizerAvailable, writeTokenizer } from "./tokenizer";
 
 export { ADDED_TOKENS } from "./tokenizer";
@@ -143,6 +143,16 @@ function buildModule(module: ModuleName, dims: StandInDims, precision: Precision
   }
 }
 
+function writeDecoders(folder: string, dims: StandInDims, dtypes: readonly Dtype[], seed: number, mode: DecoderMode): string[] {
+  const files: string[] = [];
+  for (const dtype of dtypes) {
+    const relative = onnxFilePath("decoder_model_merged", dtype);
+    const written = buildModule("decoder_model_merged", dims, PRECISION[dtype] as Precision, seed, mode).save(path.join(folder, relative));
+    files.push(...written.map((f) => path.relative(folder, f).split(path.sep).join("/")));
+  }
+  return files;
+}
+
 /**
  * Writes a complete stand-in model folder (`onnx/*.onnx` + `*.onnx_data`, config.json, generation_config.json,
  * preprocessor_config.json, tokenizer.json, tokenizer_config.json) into `folder`, creating it if needed.
@@ -156,12 +166,13 @@ export async function writeStandInModel(folder: string, options: StandInOptions 
   fs.mkdirSync(path.join(folder, "onnx"), { recursive: true });
   const files: string[] = [];
   for (const dtype of dtypes) {
-    for (const module of MODULES) {
+    for (const module of MODULES.filter((m) => m !== "decoder_model_merged")) {
       const relative = onnxFilePath(module, dtype);
       const written = buildModule(module, dims, PRECISION[dtype] as Precision, seed, mode).save(path.join(folder, relative));
       files.push(...written.map((f) => path.relative(folder, f).split(path.sep).join("/")));
     }
   }
+  files.push(...writeDecoders(folder, dims, dtypes, seed, mode));
   const marker = { size: dims.size, seed, decoder: mode.kind, dtypes };
   files.push(writeJson(folder, "config.json", configJson(dims, marker)));
   files.push(writeJson(folder, "generation_config.json", generationConfigJson()));
@@ -178,4 +189,30 @@ export async function writeStandInModel(folder: string, options: StandInOptions 
     files,
     seed,
   };
+}
+
+/**
+ * Rewrites only the decoder(s) of a folder written by `writeStandInModel` with another `script` or `restrictTo`
+ * (same size, seed and dtypes, read from its config.json), e.g. one script per task in a benchmark: about a
+ * third of the time and bytes of a whole base folder. Sessions opened on the old decoder must be reopened.
+ * Returns the decoder files written, relative to `folder`.
+ */
+export async function rewriteStandInDecoder(folder: string, options: Pick<StandInOptions, "script" | "restrictTo">): Promise<string[]> {
+  const marker = readStandInMarker(folder);
+  const mode = decoderMode(options);
+  const dims = SIZES[marker.size as StandInSize];
+  const files = writeDecoders(folder, dims, marker.dtypes as Dtype[], marker.seed, mode);
+  const config = JSON.parse(fs.readFileSync(path.join(folder, "config.json"), "utf8"));
+  config.stand_in.decoder = mode.kind;
+  writeJson(folder, "config.json", config);
+  return files;
+}
+
+function readStandInMarker(folder: string): StandInMarker {
+  const file = path.join(folder, "config.json");
+  const marker = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, "utf8")) as { stand_in?: StandInMarker }).stand_in : undefined;
+  if (!marker || !Object.prototype.hasOwnProperty.call(SIZES, marker.size)) {
+    throw new Error(`Expected a stand-in folder written by writeStandInModel in "${folder}" but its config.json has no stand_in entry.`);
+  }
+  return marker;
 }

@@ -1,0 +1,56 @@
+/**
+ * florence2-ts: Microsoft's Florence-2 on onnxruntime-node.
+ *
+ * Data flow, one module per stage:
+ *   image    --image.ts-->     pixel tensor [1, 3, 768, 768] --vision_encoder--> image features [1, 577, D]
+ *   task     --prompts.ts-->   prompt --tokenizer.ts--> ids --embed_tokens--> embeddings
+ *   features + embeddings --encoder_model--> encoder states --generation.ts (+ beam-search.ts, logits.ts)--> ids
+ *   ids      --tokenizer.ts--> text --postprocess.ts--> the reference's structured result
+ *   result   --draw.ts-->      PNG --display.ts--> notebook
+ * florence2.ts wires these together; sessions.ts opens the ONNX graphs; hub.ts downloads and caches models.
+ */
+export { Florence2 } from "./florence2";
+export type { LoadOptions, RunOptions, RunOutput, RunTimings, ImageFeatures, GenerateOutput } from "./florence2";
+export type { EarlyStopping } from "./beam-search";
+export type { GenerationStats } from "./generation";
+export { defaultSessionOptions, float16ToFloat32, float32ToFloat16 } from "./sessions";
+export type { SessionSettings } from "./sessions";
+
+export { TASKS, WALKTHROUGH_TASKS, findTask, getTask } from "./tasks";
+export type { TaskSpec, ResultKind, TaskInput } from "./tasks";
+
+export { loadImageRgb, preprocessImage, ImageLoadError, DEFAULT_MAX_PIXELS, DEFAULT_TIMEOUT_MS } from "./image";
+export type { ImageInput, RgbImage, LoadImageOptions, PreprocessedImage } from "./image";
+export { resizeBicubic } from "./resize";
+
+export { constructPrompt, buildPrompt, boxToLocTokens } from "./prompts";
+export type { PixelBox, ImageSize } from "./prompts";
+export { quantize, dequantize, QUANTIZATION_BINS } from "./quantizer";
+export { Florence2Tokenizer } from "./tokenizer";
+export { postProcessGeneration, parseGeneration, parseGenerationKinded, resultKindOf } from "./postprocess";
+export type {
+  BoxesResult, QuadBoxesResult, PolygonsResult, OpenVocabularyResult, ResultByKind, TaskResult, KindedResult,
+  ImageSizeTuple,
+} from "./postprocess";
+
+export { drawResult, renderImage, labelColor, textColorOn, PALETTE } from "./draw";
+export type { DrawOptions, Drawing } from "./draw";
+export { show, showImage, showResult, showText, inTslab } from "./display";
+export type { ShowOptions } from "./display";
+export { time, startTimer, formatTime, formatCellTimes } from "./timing";
+export type { CellTimes, Timed, TimeOptions, Timer } from "./timing";
+
+export {
+  resolveModelFolder, HubError, modelCacheFolder, defaultCacheDir, requiredFiles, FLORENCE2_MODELS, DEFAULT_MODEL,
+} from "./hub";
+export type { ResolveOptions, HubErrorCode } from "./hub";
+export type { ProgressOption, ProgressSnapshot } from "./progress";
+
+export { DTYPE_SUFFIX, MODULES, resolveDtypes, onnxFilePath } from "./dtypes";
+export type { Dtype, DtypeOption, ModuleName } from "./dtypes";
+export { readModelConfig, readGenerationConfig, readPreprocessorConfig, DEFAULT_PREPROCESSOR_CONFIG } from "./config";
+export type { ModelConfig, GenerationConfig, PreprocessorConfig } from "./config";
+
+export { SEED_TIMINGS, SEED_SETUP, seedWallSeconds } from "./seed-timings";
+export type { SeedTiming } from "./seed-timings";
+export { WALKTHROUGH_INPUTS, walkthroughInput, SAMPLE_IMAGE_URL, SAMPLE_IMAGE_SIZE } from "./walkthrough";
