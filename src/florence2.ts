@@ -19,7 +19,7 @@ import {
   type PreprocessorConfig,
 } from "./config";
 import { resolveDtypes, type Dtype, type ModuleName } from "./dtypes";
-import { generate, runTextEncoder, runVisionEncoder, type GenerationStats } from "./generation";
+import { generate, runTextEncoder, runVisionEncoder, type GenerateOptions, type GenerationStats } from "./generation";
 import { resolveModelFolder, type ResolveOptions } from "./hub";
 import { loadImageRgb, preprocessImage, type ImageInput, type LoadImageOptions, type RgbImage } from "./image";
 import { postProcessGeneration, type TaskResult } from "./postprocess";
@@ -113,15 +113,8 @@ const MAX_NEW_TOKENS_LIMIT = 65536;
 const DEFAULT_FEATURE_CACHE_SIZE = 4;
 const RUN_OPTION_NAMES = ["numBeams", "maxNewTokens", "earlyStopping", "lengthPenalty", "noRepeatNgramSize", "signal", "onToken"];
 
-interface ResolvedRunOptions {
-  numBeams: number;
-  maxNewTokens: number;
-  earlyStopping: EarlyStopping;
-  lengthPenalty: number;
-  noRepeatNgramSize: number;
-  signal?: AbortSignal;
-  onToken?: (ids: readonly number[]) => void;
-}
+/** Run options after validation and defaults: exactly what the generation loop takes. */
+type ResolvedRunOptions = GenerateOptions;
 
 function describe(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);

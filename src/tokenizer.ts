@@ -18,7 +18,9 @@ type Json = Record<string, unknown>;
 export class Florence2Tokenizer {
   /**
    * Number of distinct tokens, added ones included, like the reference's `len(tokenizer)`: 51289 for
-   * Florence-2, its model's `vocab_size`. A tokenizer from another model has another count.
+   * Florence-2, its model's `vocab_size`. A tokenizer from another model has another count; so has a tokenizer
+   * whose ids have gaps (the tests' generated stand-in tokenizer), which is why Florence2.load checks the
+   * highest id rather than this count.
    */
   readonly vocabSize: number;
   /** `<s>` (0 for Florence-2): starts every encoded prompt and every generation after the decoder start. */

@@ -1,6 +1,7 @@
 import * as assert from "node:assert/strict";
 import { BeamHypotheses, BeamSearch, type EarlyStopping } from "../src/beam-search";
 import { LogitsProcessor } from "../src/logits";
+import { mulberry32 } from "./support/prng";
 
 /**
  * A straightforward HF v4.44 beam search, written after the Python sources (BEAM_SEARCH.md rules 1-5) with none
@@ -178,16 +179,6 @@ function hashSequence(seq: readonly number[], seed: number): number {
   return h >>> 0;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Logits that depend on the whole path; EOS grows likelier with length, so beams finish at different times. */
 function pathDecoder(V: number, seed: number, quantize: boolean): Decoder {

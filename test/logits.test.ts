@@ -1,5 +1,6 @@
 import * as assert from "node:assert/strict";
 import { EXP_NEG_RANGE, LogitsProcessor, argmax, expNeg, logSoftmax, logSumExp, scanRow } from "../src/logits";
+import { mulberry32 } from "./support/prng";
 
 /** HF `_get_ngrams` + `_get_generated_ngrams`, written the Python way: a dict from (n-1)-gram to followers. */
 function pythonBannedTokens(ids: number[], n: number): number[] {
@@ -15,16 +16,6 @@ function pythonBannedTokens(ids: number[], n: number): number[] {
   return generated.get(ids.slice(startIdx, curLen).join(",")) ?? [];
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const processor = (over: Partial<ConstructorParameters<typeof LogitsProcessor>[0]> = {}) =>
   new LogitsProcessor({ noRepeatNgramSize: 3, forcedBosTokenId: 0, forcedEosTokenId: 2, maxLength: 20, ...over });

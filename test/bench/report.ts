@@ -2,6 +2,7 @@
  * The results file: conditions, verdicts on issue 6's targets, the per-task table in the seed's format, and one
  * section per measurement. Times in the seed's tables use IPython's `%%time` formatting (src/timing.ts).
  */
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { formatTime } from "../../src/timing";
 import type { AllTasksResult } from "./all-tasks";
@@ -187,7 +188,7 @@ function conditions(r: BenchResults): string {
     `- Model: ${r.options.size} stand-in, dtype ${r.options.dtype}, ${(r.modelBytes / 1e6).toFixed(0)} MB of ONNX files in ${path.basename(r.model.folder)}/ (${r.model.generated ? `generated in ${r.model.generateSeconds.toFixed(1)} s` : "reused"})`,
     `- Image: ${r.image.origin}`,
     `- Threads and session options: ours: ${r.perTask?.oursDescription ?? "engine defaults"}; transformers.js: ${r.perTask?.theirsDescription ?? "its defaults"}`,
-    `- Runs: ${r.options.warmup} warm-up run(s) per task and side, then the median of ${r.options.runs}, the two sides alternating (who goes first alternates too)`,
+    `- Runs: ${r.options.warmup} greedy warm-up run(s) per task and side (beam search warmed up on the first task), then the median of ${r.options.runs} timed runs per task and side, the two sides alternating (who goes first alternates too); each side in its own process`,
     `- Command: \`npm run bench${r.argv.length > 0 ? ` -- ${r.argv.join(" ")}` : ""}\`, ${m.date}, ${(r.durationS / 60).toFixed(1)} min`,
   ];
   return lines.join("\n");
@@ -418,7 +419,24 @@ export function renderResults(r: BenchResults): string {
   if (r.sessionOptions) parts.push("", sessionOptionsSection(r.sessionOptions));
   if (r.dtypes) parts.push("", dtypesSection(r.dtypes));
   parts.push("", outputLengthsSection(r));
+  const notes = readNotes();
+  if (notes !== undefined) parts.push("", notes.trim());
   return parts.join("\n") + "\n";
+}
+
+/**
+ * test/bench/NOTES.md: the hand-written analysis of the last full run (why a target is missed, with the profile
+ * that shows it), appended to the generated results so that a re-run keeps it. It names the run it was written
+ * for, so a reader can tell when the numbers above have moved on.
+ */
+export const NOTES_FILE = path.join(__dirname, "NOTES.md");
+
+function readNotes(): string | undefined {
+  try {
+    return fs.readFileSync(NOTES_FILE, "utf8");
+  } catch {
+    return undefined;
+  }
 }
 
 /** The verdict lines for the console. */
