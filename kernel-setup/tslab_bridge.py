@@ -1,17 +1,18 @@
 """Runs this project's TypeScript (tslab) kernel from Python: whole notebooks headlessly, or single cells.
 
-Three users:
-- the tests and `npm run notebooks:run` (`python3 tslab_bridge.py execute IN.ipynb --output OUT.ipynb`),
+Two users:
+- the tests, and anyone who wants a notebook's outputs without a browser:
+  `python3 kernel-setup/tslab_bridge.py execute notebooks/04-od.ipynb --output output/04-od.ipynb`,
 - Google Colab, which has no TypeScript kernel: `%load_ext tslab_bridge` in a Python notebook gives a
   `%%typescript` cell magic that sends the cell to a tslab kernel running in the same Colab runtime, and
-  `show_notebook(...)` runs one of the task notebooks there and shows its outputs,
-- anyone who wants the outputs of a notebook without a browser.
+  `show_notebook(...)` runs one of the task notebooks there and shows its outputs.
 
 tslab answers "abort" to every request that reaches it within 200 ms of a failed cell (its fix for
 yunabe/tslab#19), so a runner that sends the next cell straight away would lose it silently. Both runners
 here wait past that window after a failure, and the notebook runner reports aborted cells as failures.
 """
 import argparse
+import atexit
 import json
 import os
 import sys
@@ -121,12 +122,15 @@ def show_notebook(name_or_path, kernel_name=KERNEL_NAME, timeout=None):
 
 
 def resolve_notebook(name_or_path):
+    """A path, a notebook name ("04-od"), or a task ("OD", "<OD>") -> the notebook's path."""
     if os.path.exists(name_or_path):
         return name_or_path
-    candidate = os.path.join(NOTEBOOKS_DIR, name_or_path if name_or_path.endswith(".ipynb") else name_or_path + ".ipynb")
-    if os.path.exists(candidate):
-        return candidate
+    stem = name_or_path[: -len(".ipynb")] if name_or_path.endswith(".ipynb") else name_or_path
     known = sorted(f[: -len(".ipynb")] for f in os.listdir(NOTEBOOKS_DIR) if f.endswith(".ipynb"))
+    slug = stem.strip("<>").lower().replace("_", "-")
+    for name in known:
+        if name == stem or name.endswith("-" + slug):
+            return os.path.join(NOTEBOOKS_DIR, name + ".ipynb")
     raise FileNotFoundError(f'No notebook "{name_or_path}". Expected a path or one of: {", ".join(known)}')
 
 
@@ -138,6 +142,8 @@ def session(kernel_name=KERNEL_NAME):
     global _session
     if _session is None:
         _session = TypeScriptSession(kernel_name=kernel_name)
+        # tslab does not watch its parent: without this it would outlive the Python kernel.
+        atexit.register(_session.shutdown)
     return _session
 
 

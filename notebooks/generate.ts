@@ -26,8 +26,9 @@ const COLAB_NOTEBOOK = path.join(REPO_ROOT, "kernel-setup", "colab_setup.ipynb")
 export const ALL_TASKS_NOTEBOOK = "all-tasks.ipynb";
 
 const WALKTHROUGH_LINK = "[Florence-2 Colab walkthrough](https://github.com/Kazuhito00/Florence-2-Colaboratory-Sample)";
-/** The walkthrough's `model.generate(...)` arguments, as RunOptions. */
-const GENERATION_LITERAL = "{ numBeams: 3, maxNewTokens: 1024, earlyStopping: false }";
+/** The walkthrough's `model.generate(num_beams=3, max_new_tokens=1024, early_stopping=False)`, as RunOptions. */
+export const WALKTHROUGH_GENERATION = { numBeams: 3, maxNewTokens: 1024, earlyStopping: false } as const;
+const GENERATION_LITERAL = `{ ${Object.entries(WALKTHROUGH_GENERATION).map(([k, v]) => `${k}: ${v}`).join(", ")} }`;
 const GENERATION_PYTHON = "`num_beams=3`, `max_new_tokens=1024`, `early_stopping=False`";
 
 /** What each result kind is, in a sentence that ends a task's explanation. */
@@ -361,10 +362,17 @@ function colabNotebook(): NotebookSpec {
         `import os, subprocess, sys\n\n` +
           `PROJECT_GIT_URL = ${JSON.stringify(repositoryUrl())}  # @param {type:"string"}\n` +
           `PROJECT_DIR = os.environ.get("FLORENCE2_PROJECT_DIR", "/content/florence2-ts")\n\n` +
+          `def sh(*command, **env):\n` +
+          `    """Runs a command with its output shown here; stops at the first failure."""\n` +
+          `    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, **env})\n` +
+          `    for line in proc.stdout:\n` +
+          `        print(line, end="")\n` +
+          `    if proc.wait() != 0:\n` +
+          `        raise SystemExit(f"{command[0]} failed with exit code {proc.returncode}")\n\n` +
           `if not os.path.exists(os.path.join(PROJECT_DIR, "package.json")):\n` +
           `    if not PROJECT_GIT_URL:\n` +
           `        raise SystemExit("Set PROJECT_GIT_URL to the git URL of florence2-ts (the repository this notebook is from).")\n` +
-          `    subprocess.run(["git", "clone", "--depth=1", PROJECT_GIT_URL, PROJECT_DIR], check=True)\n` +
+          `    sh("git", "clone", "--depth=1", PROJECT_GIT_URL, PROJECT_DIR)\n` +
           `print("Project in", PROJECT_DIR)`,
       ),
       md(
@@ -372,10 +380,7 @@ function colabNotebook(): NotebookSpec {
           `\`kernel-setup/colab-install.sh\` installs Node.js 20 from NodeSource when the runtime's Node.js is older, ` +
           `runs \`npm ci\`, and registers the kernel with this runtime's Jupyter. Steps already done are skipped.`,
       ),
-      code(
-        `subprocess.run(["bash", os.path.join(PROJECT_DIR, "kernel-setup", "colab-install.sh")], check=True,\n` +
-          `               env={**os.environ, "PYTHON": sys.executable})`,
-      ),
+      code(`sh("bash", os.path.join(PROJECT_DIR, "kernel-setup", "colab-install.sh"), PYTHON=sys.executable)`),
       md(
         `## 3. Start the TypeScript kernel\n\n` +
           `\`FLORENCE2_MODEL\` and \`FLORENCE2_IMAGE\` work as on a desktop: set them in \`os.environ\` before this cell ` +

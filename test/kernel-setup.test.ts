@@ -1,8 +1,9 @@
 /**
- * kernel-setup/kernel.ts: install, reinstall, uninstall and the missing-Jupyter message, run as the user runs
- * them (the command line) with every Jupyter folder and $HOME pointed into a temp folder, so the real ones are
- * never touched. The registered kernel is started and runs TypeScript. Colab's set-up script and notebook are
- * in test/colab.test.ts.
+ * kernel-setup/: the kernel command (install, reinstall, uninstall, the missing-Jupyter message), run as the user
+ * runs it, with every Jupyter folder and $HOME pointed into a temp folder so the real ones are never touched; the
+ * registered kernel is started and runs TypeScript. Then Colab's way in, as far as it runs without Colab: the
+ * set-up notebook, executed by Jupyter's Python kernel against a local copy of the project, runs the install
+ * script, registers the kernel, runs `%%typescript` cells and a whole task notebook.
  */
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
@@ -10,7 +11,20 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { KERNEL_DISPLAY_NAME, KERNEL_NAME } from "../kernel-setup/kernel";
-import { REPO_ROOT, SYSTEM_PYTHON, executeNotebook, jupyterMissing, streamText } from "./support/jupyter";
+import { WALKTHROUGH_GENERATION } from "../notebooks/generate";
+import { Florence2 } from "../src/florence2";
+import { WALKTHROUGH_TASKS } from "../src/tasks";
+import { STANDIN_NOTE } from "../src/walkthrough";
+import {
+  REPO_ROOT,
+  SYSTEM_PYTHON,
+  cellPngs,
+  cellSource,
+  executeNotebook,
+  jupyterMissing,
+  streamText,
+  writeNotebookFixtures,
+} from "./support/jupyter";
 
 const KERNEL_SCRIPT = path.join(REPO_ROOT, "kernel-setup", "kernel.ts");
 const TSX_CLI = path.join(REPO_ROOT, "node_modules", "tsx", "dist", "cli.mjs");
@@ -181,5 +195,94 @@ describe("kernel-setup/kernel.ts", function () {
     const unknown = cli(["instal"]);
     assert.equal(unknown.status, 2);
     assert.match(unknown.stdout, /Usage: kernel.ts <install\|uninstall\|status>/);
+  });
+});
+
+describe("kernel-setup/colab_setup.ipynb, run here on a local copy of the project", function () {
+  this.timeout(300_000);
+  let tmp: string;
+
+  before(function () {
+    const missing = jupyterMissing(["nbclient", "ipykernel", "IPython", "jupyter_client"]);
+    if (missing) {
+      console.log(`      skipped: ${missing}`);
+      this.skip();
+    }
+  });
+
+  after(() => {
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  /** The project as a clone has it, with the installed node_modules linked in (so `npm ci` is not rerun). */
+  function copyProject(to: string): void {
+    const skipped = new Set(["node_modules", ".git", ".cache", "models", "output", "bench-models", ".jupyter", "dist"]);
+    fs.cpSync(REPO_ROOT, to, {
+      recursive: true,
+      verbatimSymlinks: true,
+      filter: (source) => !skipped.has(path.relative(REPO_ROOT, source).split(path.sep)[0]),
+    });
+    fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(to, "node_modules"));
+  }
+
+  it("installs and registers the kernel, runs %%typescript cells and shows a task notebook", async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "colab-test-"));
+    const project = path.join(tmp, "project");
+    copyProject(project);
+    fs.mkdirSync(path.join(tmp, "home"));
+    const dataDir = path.join(tmp, "data");
+    const base: NodeJS.ProcessEnv = {
+      ...process.env,
+      HOME: path.join(tmp, "home"),
+      JUPYTER_DATA_DIR: dataDir,
+      JUPYTER_CONFIG_DIR: path.join(tmp, "config"),
+      JUPYTER_RUNTIME_DIR: path.join(tmp, "runtime"),
+      IPYTHONDIR: path.join(tmp, "ipython"),
+      FLORENCE2_PROJECT_DIR: project,
+    };
+    delete base.JUPYTER_PATH;
+    const fixtures = await writeNotebookFixtures(tmp, base);
+
+    const run = await executeNotebook(path.join(project, "kernel-setup", "colab_setup.ipynb"), {
+      env: fixtures.env,
+      output: path.join(tmp, "colab.out.ipynb"),
+      kernel: "python3",
+      timeoutSeconds: 240,
+    });
+    const cells = run.notebook.cells;
+    for (const [index, status] of run.statuses) {
+      assert.equal(status, "ok", `cell ${index} (${cellSource(cells[index]).split("\n")[0]}): ${streamText(cells[index], "stderr")}${streamText(cells[index], "stdout")}`);
+    }
+
+    // The install script skipped what was there and registered the copy's tslab with this runtime's Jupyter.
+    const codeCell = (marker: string) => {
+      const cell = cells.find((c) => c.cell_type === "code" && cellSource(c).includes(marker));
+      assert.ok(cell, `a code cell with ${marker}`);
+      return cell;
+    };
+    const install = codeCell("colab-install.sh");
+    assert.match(streamText(install, "stdout"), /== Node\.js v\d+/);
+    assert.match(streamText(install, "stdout"), /npm packages already installed/);
+    const spec = JSON.parse(fs.readFileSync(path.join(dataDir, "kernels", KERNEL_NAME, "kernel.json"), "utf8"));
+    assert.equal(spec.argv[1], path.join(project, "node_modules", "tslab", "bin", "tslab"));
+
+    // %%typescript cells: the task's result as the library gives it, marked as a stand-in's, and its drawing.
+    const task = WALKTHROUGH_TASKS.find((t) => t.resultKind === "description_with_bboxes") ?? WALKTHROUGH_TASKS[0];
+    const taskCell = codeCell("const TASK");
+    assert.match(cellSource(taskCell), /^%%typescript\n/);
+    const model = await Florence2.load(fixtures.modelFolder);
+    const expected = await model.run(fixtures.imagePath, task.token, undefined, { ...WALKTHROUGH_GENERATION });
+    await model.dispose();
+    assert.ok(streamText(taskCell, "stdout").includes(`${STANDIN_NOTE} ${JSON.stringify(expected.result)}`), streamText(taskCell, "stdout"));
+    assert.match(streamText(taskCell, "stdout"), /CPU times: user .+\nWall time: .+/);
+    assert.equal(cellPngs(taskCell).length, 1);
+
+    // show_notebook: the task notebook's markdown and code shown, and its outputs (image and drawing).
+    const shown = cells[cells.length - 1];
+    assert.match(cellSource(shown), /^show_notebook\(/);
+    const markdown = (shown.outputs ?? []).filter((o) => o.data?.["text/markdown"] !== undefined);
+    assert.ok(markdown.length > 5, "the notebook's cells are shown");
+    assert.equal(cellPngs(shown).length, 2, "the image and the drawing");
+    assert.ok(streamText(shown, "stdout").includes(STANDIN_NOTE));
   });
 });

@@ -122,18 +122,19 @@ export interface SoakResult {
   wallMs: number;
 }
 
+/** Timings of raw sessions; every list has one sample per repeat (a decoder sample is the mean over its steps). */
 export interface ProbeResult {
   loadMs: number;
   visionMs: number[];
   encoderMs: number[];
   /** Per-step decoder wall time (embed_tokens + decoder run) at batch 1 and at batch 3, early in generation. */
-  decoderStepMsBatch1: number;
-  decoderStepMsBatch3: number;
+  decoderStepMsBatch1: number[];
+  decoderStepMsBatch3: number[];
   /** Cache length of the late-step measurement. */
   longPast: number;
   /** The same with `longPast` positions in the self-attention cache. */
-  decoderStepMsBatch1Long: number;
-  decoderStepMsBatch3Long: number;
+  decoderStepMsBatch1Long: number[];
+  decoderStepMsBatch3Long: number[];
   peakRssBytes: number;
 }
 

@@ -13,7 +13,7 @@ import type { BenchModel } from "./models";
 import type { BenchOptions } from "./options";
 import { BEAMS, type PerTaskResult } from "./per-task";
 import type { SampleImage } from "./sample-image";
-import type { SessionOptionsResult } from "./session-options";
+import type { ProbeRow, SessionOptionsResult } from "./session-options";
 import type { SoakSectionResult } from "./soak";
 import type { RunSummary } from "./summary";
 import type { TaskWorkload } from "./workload";
@@ -329,29 +329,30 @@ function soakSection(k: SoakSectionResult): string {
 
 function sessionOptionsSection(o: SessionOptionsResult): string {
   const base = o.rows.find((row) => row.options.label === "engine defaults");
-  const rel = (value: number, reference: number | undefined) => (reference ? ` (${x2(value / reference)})` : "");
+  const cell = (row: ProbeRow, key: "visionMs" | "encoderMs" | "stepBatch1" | "stepBatch3" | "stepBatch1Long" | "stepBatch3Long") => {
+    const value = row[key];
+    const text = key === "visionMs" || key === "encoderMs" ? s(value) : `${value.toFixed(1)} ms`;
+    return base && row !== base ? `${text} (${x2(value / base[key])})` : text;
+  };
+  const longPast = o.rows[0]?.longPast ?? 0;
   return [
     "## Session options",
     "",
-    `Raw onnxruntime sessions of the stand-in, one option set per fresh process: vision encoder and text encoder (577 + 12 tokens) median of ${o.repeats}, decoder steps (embed_tokens + decoder with KV cache, as both libraries run them) averaged over ${o.decoderSteps} steps after step 0, and over ${Math.max(2, Math.ceil(o.decoderSteps / 4))} steps with ${o.rows[0]?.result.longPast ?? 0} positions already in the cache (late in a long generation). Peak RSS is the process' after loading and all of the above. Ratios are against the engine's defaults (src/sessions.ts: graph optimization all, sequential, memory arena on, memory pattern on for the vision encoder only, onnxruntime's thread count).`,
+    `Raw onnxruntime sessions of the stand-in, each option set in fresh processes, ${o.rounds} round(s) over all sets, best of ${o.rounds * o.repeats} samples (the least disturbed run: option sets differ by a few percent, other load on a shared machine by more). Vision encoder; text encoder over 577 + 12 tokens; decoder steps (embed_tokens + decoder with KV cache, as both libraries run them), the mean of ${o.decoderSteps} steps after step 0, and of ${Math.max(2, Math.ceil(o.decoderSteps / 4))} steps with ${longPast} positions already in the cache (late in a long generation). Peak RSS: the process' after loading and all of the above. Ratios are against the engine's defaults (src/sessions.ts: graph optimization all, sequential, memory arena on, memory pattern on for the vision encoder only, onnxruntime's thread count).`,
     "",
     table(
-      ["option set", "load", "vision", "encoder", "step, batch 1", "step, batch 3", `step at ${o.rows[0]?.result.longPast ?? 0}, batch 1`, `step at ${o.rows[0]?.result.longPast ?? 0}, batch 3`, "peak RSS"],
-      o.rows.map((row) => {
-        const step = (key: "decoderStepMsBatch1" | "decoderStepMsBatch3" | "decoderStepMsBatch1Long" | "decoderStepMsBatch3Long") =>
-          `${row.result[key].toFixed(1)} ms${rel(row.result[key], base?.result[key])}`;
-        return [
-          row.options.label,
-          s(row.result.loadMs),
-          `${s(row.visionMs)}${rel(row.visionMs, base?.visionMs)}`,
-          `${s(row.encoderMs)}${rel(row.encoderMs, base?.encoderMs)}`,
-          step("decoderStepMsBatch1"),
-          step("decoderStepMsBatch3"),
-          step("decoderStepMsBatch1Long"),
-          step("decoderStepMsBatch3Long"),
-          mib(row.result.peakRssBytes),
-        ];
-      }),
+      ["option set", "load", "vision", "encoder", "step, batch 1", "step, batch 3", `step at ${longPast}, batch 1`, `step at ${longPast}, batch 3`, "peak RSS"],
+      o.rows.map((row) => [
+        row.options.label,
+        s(row.loadMs),
+        cell(row, "visionMs"),
+        cell(row, "encoderMs"),
+        cell(row, "stepBatch1"),
+        cell(row, "stepBatch3"),
+        cell(row, "stepBatch1Long"),
+        cell(row, "stepBatch3Long"),
+        mib(row.peakRssBytes),
+      ]),
     ),
   ].join("\n");
 }

@@ -11,7 +11,6 @@ import { readModelConfig } from "../../src/config";
 import { MODULES, onnxFilePath, type ModuleName } from "../../src/dtypes";
 import { defaultSessionOptions, type SessionOptions } from "../../src/sessions";
 import { peakRssBytes } from "./memory";
-import { median } from "./measure";
 import type { ProbeRequest, ProbeResult } from "./protocol";
 
 /** A prompt of typical length (CAPTION's is 9 tokens, OD's 12, the region tasks' up to 17). */
@@ -153,10 +152,10 @@ export async function probeSessions(request: ProbeRequest): Promise<ProbeResult>
     const longPast = Math.min(LONG_PAST, config.maxPositionEmbeddings - request.decoderSteps - 2);
     const stepMs = async (batch: number, startPast: number, steps: number) => {
       const samples: number[] = [];
-      for (let r = 0; r < Math.max(1, Math.ceil(request.repeats / 2)); r++) {
+      for (let r = 0; r < request.repeats; r++) {
         samples.push(await decoderStepMs(sessions, hidden as ort.Tensor, mask, batch, steps, startPast, dims, request.options.preallocatedLogits));
       }
-      return median(samples);
+      return samples;
     };
     const longSteps = Math.max(2, Math.ceil(request.decoderSteps / 4));
     return {

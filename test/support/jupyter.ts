@@ -90,11 +90,13 @@ export interface ExecuteOptions {
   /** The kernel's working folder; default the notebook's own folder (for an edited copy elsewhere: notebooks/). */
   cwd?: string;
   timeoutSeconds?: number;
+  /** Default: the project's TypeScript kernel. */
+  kernel?: string;
 }
 
-/** Executes a notebook with the project's kernel; resolves with its outputs whatever the cells did. */
+/** Executes a notebook (with the project's kernel by default); resolves with its outputs whatever the cells did. */
 export function executeNotebook(notebookPath: string, options: ExecuteOptions): Promise<ExecutedNotebook> {
-  const args = [BRIDGE_SCRIPT, "execute", notebookPath, "--output", options.output, "--kernel", KERNEL_NAME];
+  const args = [BRIDGE_SCRIPT, "execute", notebookPath, "--output", options.output, "--kernel", options.kernel ?? KERNEL_NAME];
   if (options.cwd !== undefined) args.push("--cwd", options.cwd);
   if (options.timeoutSeconds !== undefined) args.push("--timeout", String(options.timeoutSeconds));
   const started = Date.now();
