@@ -6,14 +6,14 @@
  * Like IPython's `display()`, these return nothing: tslab prints a cell's last value, and a returned
  * `{ png, canvas }` would add a hex dump under every picture. `drawResult` is the call that returns the PNG.
  *
- * tslab is looked up only inside a running kernel and never loaded otherwise: requiring it costs half a
- * second (it bundles TypeScript), and its display API throws "Not ready" outside a kernel anyway.
+ * tslab is looked up only inside a running kernel and never loaded otherwise (see `tslab.ts`).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Drawing, DrawOptions, drawResult, renderImage } from "./draw";
 import type { ImageInput, RgbImage } from "./image";
 import type { TaskResult } from "./postprocess";
+import { runningTslab, TslabDisplay } from "./tslab";
 
 export interface ShowOptions {
   /** Also write the PNG to this file (parent folders are created), in a notebook or not. */
@@ -22,27 +22,9 @@ export interface ShowOptions {
   quiet?: boolean;
 }
 
-/** The part of tslab's `display` (node_modules/tslab/dist/public.d.ts) used here. */
-interface TslabDisplay {
-  png(b: Uint8Array): void;
-  text(s: string): void;
-}
-
-/** How tslab's kernel module is named in Node's module cache, wherever tslab is installed. */
-const TSLAB_KERNEL_MODULE = /[\\/]tslab[\\/]dist[\\/]jupyter\.js$/;
-
-/**
- * tslab's `display` when this process is a tslab kernel that has started running cells, else undefined.
- * The kernel keeps the current cell's output channel in `jupyter.js`'s `lastWriteDisplayData`; taking
- * `public.js` from the same folder gives the display API bound to that very kernel, even when another copy
- * of tslab is installed elsewhere.
- */
+/** tslab's `display` when this process is a tslab kernel running a cell, else undefined. */
 function kernelDisplay(): TslabDisplay | undefined {
-  const kernelModule = Object.keys(require.cache).find((file) => TSLAB_KERNEL_MODULE.test(file));
-  if (kernelModule === undefined) return undefined;
-  const jupyter = require.cache[kernelModule]?.exports as { lastWriteDisplayData?: unknown } | undefined;
-  if (jupyter?.lastWriteDisplayData == null) return undefined;
-  return (require(path.join(path.dirname(kernelModule), "public.js")) as { display: TslabDisplay }).display;
+  return runningTslab()?.display;
 }
 
 /** Whether this code runs inside a tslab kernel, where `show` displays inline. */

@@ -7,6 +7,10 @@
  * its own function and receive the same numbers.
  */
 import * as path from "node:path";
+import { runningTslab, TslabDisplay } from "./tslab";
+
+/** The part of tslab's `Display` the notebook renderer uses. */
+export type TextDisplay = Pick<TslabDisplay, "text">;
 
 /** Where progress goes: `"auto"` picks notebook, bar or lines from the environment; `false`/`"silent"`: nowhere. */
 export type ProgressMode = "auto" | "bar" | "lines" | "notebook" | "silent";
@@ -269,11 +273,6 @@ export class LineRenderer implements ProgressRenderer {
   }
 }
 
-/** The part of tslab's `Display` this file uses (tslab's public.d.ts). */
-export interface TextDisplay {
-  text(s: string): void;
-}
-
 /** One display entry, overwritten on each update (tslab's `newDisplay()` sends `update_display_data`). */
 export class NotebookRenderer implements ProgressRenderer {
   constructor(private readonly display: TextDisplay) {}
@@ -316,24 +315,6 @@ class CallbackRenderer implements ProgressRenderer {
   }
 }
 
-/**
- * tslab's display functions when this code runs inside a tslab kernel that is executing a cell, else null.
- * The kernel has loaded tslab's `jupyter.js`; requiring tslab when it has not would load a whole TypeScript
- * compiler for nothing, so the module cache is looked at first. `newDisplay().text()` throws "Not ready"
- * outside a cell's execution, which `lastWriteDisplayData` tells beforehand.
- */
-export function findTslabDisplay(): (() => TextDisplay) | null {
-  const cache = typeof require !== "undefined" ? require.cache : undefined;
-  if (!cache) return null;
-  const suffix = path.join("tslab", "dist", "jupyter.js");
-  const jupyterPath = Object.keys(cache).find((p) => p.endsWith(suffix));
-  if (!jupyterPath) return null;
-  const jupyter = cache[jupyterPath]?.exports as { lastWriteDisplayData?: unknown } | undefined;
-  if (!jupyter || jupyter.lastWriteDisplayData == null) return null;
-  const tslab = require(path.join(path.dirname(jupyterPath), "public.js")) as { newDisplay?: () => TextDisplay };
-  return typeof tslab.newDisplay === "function" ? tslab.newDisplay : null;
-}
-
 /** Picks the renderer for a progress option; `stream` is where the bar or the lines go (stderr by default). */
 export function createProgressRenderer(
   option: ProgressOption = "auto",
@@ -358,8 +339,8 @@ export function createProgressRenderer(
       return lines();
     case "notebook":
     case "auto": {
-      const newDisplay = findTslabDisplay();
-      if (newDisplay) return { renderer: new NotebookRenderer(newDisplay()), intervalMs: NOTEBOOK_INTERVAL_MS };
+      const tslab = runningTslab();
+      if (tslab) return { renderer: new NotebookRenderer(tslab.newDisplay()), intervalMs: NOTEBOOK_INTERVAL_MS };
       if (mode === "notebook") return lines();
       return stream.isTTY ? { renderer: new TerminalBarRenderer(stream), intervalMs: BAR_INTERVAL_MS } : lines();
     }
