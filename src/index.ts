@@ -49,11 +49,11 @@ export type { ProgressOption, ProgressSnapshot } from "./progress";
 export { DTYPE_SUFFIX, MODULES, resolveDtypes, onnxFilePath } from "./dtypes";
 export type { Dtype, DtypeOption, ModuleName } from "./dtypes";
 export {
-  readModelConfig, readGenerationConfig, readPreprocessorConfig, readModelJson, DEFAULT_PREPROCESSOR_CONFIG,
+  readModelConfig, readGenerationConfig, readPreprocessorConfig, readModelJson, readIsStandIn, DEFAULT_PREPROCESSOR_CONFIG,
 } from "./config";
 export type { ModelConfig, GenerationConfig, PreprocessorConfig } from "./config";
 
-export { SEED_TIMINGS, SEED_SETUP, seedWallSeconds } from "./seed-timings";
+export { SEED_TIMINGS, SEED_SETUP, seedWallSeconds, seedCpuTotalSeconds } from "./seed-timings";
 export type { SeedTiming } from "./seed-timings";
 export {
   WALKTHROUGH_INPUTS, walkthroughInput, SAMPLE_IMAGE_URL, SAMPLE_IMAGE_SIZE, STANDIN_NOTE, timingTable,

@@ -48,3 +48,9 @@ export function seedWallSeconds(token: string): number | undefined {
   const timing = SEED_TIMINGS[token];
   return timing ? parseIPythonTime(timing.wall) : undefined;
 }
+
+/** The seed's CPU total (user + sys, as `%%time` printed it) for a task token, in seconds; undefined as above. */
+export function seedCpuTotalSeconds(token: string): number | undefined {
+  const timing = SEED_TIMINGS[token];
+  return timing ? parseIPythonTime(timing.total) : undefined;
+}

@@ -19,7 +19,7 @@ import { Florence2 } from "./florence2";
 import { DEFAULT_MODEL, FLORENCE2_MODELS, HubError, defaultCacheDir, downloadToFile } from "./hub";
 import { loadImageRgb, type RgbImage } from "./image";
 import type { ImageSize, PixelBox } from "./prompts";
-import { SEED_SETUP, SEED_TIMINGS, seedWallSeconds } from "./seed-timings";
+import { SEED_SETUP, SEED_TIMINGS, seedCpuTotalSeconds, seedWallSeconds } from "./seed-timings";
 import { WALKTHROUGH_TASKS, getTask, type TaskSpec } from "./tasks";
 import { formatCellTimes, formatTime, startTimer, type CellTimes } from "./timing";
 import { Florence2Tokenizer } from "./tokenizer";
@@ -281,16 +281,17 @@ export function timingTable(
     `${options.standin ? "stand-in model" : options.model} ${options.dtype}, num_beams=${options.numBeams}`;
   const rows = runs.map((r) => {
     const seed = SEED_TIMINGS[r.task.token];
-    return [r.task.name, formatTime(r.times.wall), formatTime(r.times.total), seed ? seed.wall : "-"];
+    return [r.task.name, formatTime(r.times.wall), formatTime(r.times.total), seed?.wall ?? "-", seed?.total ?? "-"];
   });
-  const seedSum = runs.reduce((sum, r) => sum + (seedWallSeconds(r.task.token) ?? 0), 0);
+  const sum = (seconds: (r: TaskRun) => number | undefined) => formatTime(runs.reduce((s, r) => s + (seconds(r) ?? 0), 0));
   rows.push([
     `all ${runs.length} tasks`,
-    formatTime(runs.reduce((s, r) => s + r.times.wall, 0)),
-    formatTime(runs.reduce((s, r) => s + r.times.total, 0)),
-    formatTime(seedSum),
+    sum((r) => r.times.wall),
+    sum((r) => r.times.total),
+    sum((r) => seedWallSeconds(r.task.token)),
+    sum((r) => seedCpuTotalSeconds(r.task.token)),
   ]);
-  const header = ["task", "wall (this run)", "CPU total (this run)", "wall (seed, T4)"];
+  const header = ["task", "wall (this run)", "CPU total (this run)", "wall (seed, T4)", "CPU total (seed, T4)"];
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
   const line = (cells: readonly string[]) => cells.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd();
   return [

@@ -5,6 +5,7 @@ import * as path from "node:path";
 import { inTslab, show, showImage, showResult, showText } from "../src/display";
 import { drawResult, renderImage } from "../src/draw";
 import type { RgbImage } from "../src/image";
+import { simulateKernel, tslabModuleLoaded } from "./support/tslab-kernel";
 
 function plainImage(width: number, height: number): RgbImage {
   return { data: new Uint8Array(width * height * 3).fill(90), width, height };
@@ -20,24 +21,6 @@ async function captureLog<T>(work: () => Promise<T> | T): Promise<{ value: T; li
   } finally {
     console.log = original;
   }
-}
-
-const tslabModuleLoaded = (file: string) =>
-  Object.keys(require.cache).some((key) => key.endsWith(path.join("tslab", "dist", file)));
-
-interface DisplayMessage {
-  data: Record<string, string>;
-}
-
-/**
- * Makes this process look like a tslab kernel running a cell: the kernel module is loaded and holds the
- * cell's display channel, which here records the messages instead of sending them to Jupyter.
- */
-function simulateKernel(): { messages: DisplayMessage[]; stop(): void } {
-  const jupyter = require(require.resolve("tslab/dist/jupyter.js")) as { lastWriteDisplayData: unknown };
-  const messages: DisplayMessage[] = [];
-  jupyter.lastWriteDisplayData = (message: DisplayMessage) => messages.push(message);
-  return { messages, stop: () => (jupyter.lastWriteDisplayData = null) };
 }
 
 describe("display", () => {

@@ -5,12 +5,14 @@ import {
   NotebookRenderer,
   TerminalBarRenderer,
   createProgressRenderer,
-  findTslabDisplay,
   formatBytes,
   formatEta,
+  formatProgressLine,
   type ProgressRenderer,
   type ProgressSnapshot,
 } from "../src/progress";
+import { runningTslab } from "../src/tslab";
+import { simulateKernel } from "./support/tslab-kernel";
 
 /** A renderer that keeps every snapshot and message. */
 class Recorder implements ProgressRenderer {
@@ -152,7 +154,7 @@ describe("progress: download counting and display", function () {
   });
 
   it("picks the renderer from the option and the environment", function () {
-    assert.equal(findTslabDisplay(), null, "mocha is no tslab kernel");
+    assert.equal(runningTslab(), undefined, "mocha is no tslab kernel");
     const silent = fakeStream(true);
     const s = createProgressRenderer(false, silent).renderer;
     s.update(snapshot);
@@ -166,5 +168,25 @@ describe("progress: download counting and display", function () {
     createProgressRenderer((x) => seen.push(x)).renderer.message("waiting");
     assert.equal(seen[0].message, "waiting");
     assert.throws(() => createProgressRenderer("loud" as never), /Unknown progress option "loud"/);
+  });
+
+  it("draws into one notebook display entry inside a tslab kernel", function () {
+    const kernel = simulateKernel();
+    try {
+      for (const option of ["auto", "notebook", true] as const) {
+        const { renderer } = createProgressRenderer(option, fakeStream(true));
+        assert.ok(renderer instanceof NotebookRenderer, `${String(option)} picks the notebook renderer`);
+      }
+      const { renderer } = createProgressRenderer("auto", fakeStream(true));
+      renderer.update(snapshot);
+      renderer.finish({ ...snapshot, done: true });
+      const [first, last] = kernel.messages.slice(-2);
+      assert.equal(first.data["text/plain"], formatProgressLine(snapshot));
+      assert.ok(last.data["text/plain"].endsWith("downloaded and verified."));
+      assert.equal(last.update, true, "the summary overwrites the progress line");
+      assert.equal(first.transient?.display_id, last.transient?.display_id);
+    } finally {
+      kernel.stop();
+    }
   });
 });

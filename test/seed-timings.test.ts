@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { SEED_TIMINGS, parseIPythonTime, seedWallSeconds } from "../src/seed-timings";
+import { SEED_TIMINGS, parseIPythonTime, seedCpuTotalSeconds, seedWallSeconds } from "../src/seed-timings";
 import { WALKTHROUGH_TASKS } from "../src/tasks";
 import { formatTime } from "../src/timing";
 
@@ -20,6 +20,8 @@ describe("seed-timings: the walkthrough's %%time table", function () {
     }
     assert.equal(seedWallSeconds("<CAPTION>"), 0.421);
     assert.equal(seedWallSeconds("<REGION_TO_OCR>"), undefined);
+    assert.equal(seedCpuTotalSeconds("<OCR_WITH_REGION>"), 3);
+    assert.equal(seedCpuTotalSeconds("<REGION_TO_OCR>"), undefined);
     assert.throws(() => parseIPythonTime("1min 15s"), /Expected a time like "421 ms"/);
   });
 

@@ -44,6 +44,9 @@ function runCommand(args: string[], env: Record<string, string | undefined> = {}
   );
 }
 
+/** A regular expression that matches `text` itself, e.g. the dot in "1.66 s". */
+const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
 describe("walkthrough: the npm start main job", function () {
   this.timeout(120000);
 
@@ -123,10 +126,11 @@ describe("walkthrough: the npm start main job", function () {
     const table = timingTable(runs, { model: "m/x", dtype: "q8", numBeams: 3, standin: false }).split("\n");
     assert.match(table[1], /this run: onnxruntime-node on CPU .* m\/x q8, num_beams=3/);
     assert.match(table[2], /seed: Colab T4 GPU/);
-    assert.match(table[3], /^task +wall \(this run\) +CPU total \(this run\) +wall \(seed, T4\)$/);
-    assert.match(table[5], new RegExp(`^CAPTION +1\\.25 s +2\\.5 s +${SEED_TIMINGS["<CAPTION>"].wall}$`));
-    assert.match(table[6], new RegExp(`^OD +3\\.5 s +5 s +${SEED_TIMINGS["<OD>"].wall}$`));
-    assert.match(table[7], /^all 2 tasks +4\.75 s +7\.5 s +2\.72 s$/);
+    assert.match(table[3], /^task +wall \(this run\) +CPU total \(this run\) +wall \(seed, T4\) +CPU total \(seed, T4\)$/);
+    const seed = (token: string) => `${literal(SEED_TIMINGS[token].wall)} +${literal(SEED_TIMINGS[token].total)}`;
+    assert.match(table[5], new RegExp(`^CAPTION +1\\.25 s +2\\.5 s +${seed("<CAPTION>")}$`));
+    assert.match(table[6], new RegExp(`^OD +3\\.5 s +5 s +${seed("<OD>")}$`));
+    assert.match(table[7], /^all 2 tasks +4\.75 s +7\.5 s +2\.72 s +2\.73 s$/);
   });
 
   describe("the command", function () {
@@ -160,8 +164,12 @@ describe("walkthrough: the npm start main job", function () {
       }
       assert.equal(lines.filter((l) => /Wall time: \S+/.test(l)).length, 14);
       assert.equal(lines.filter((l) => /^\S.* \{"<[A-Z_]+>":/.test(l)).length, 14, "a parsed result per task");
-      assert.ok(lines.some((l) => l.includes("wall (seed, T4)")));
-      for (const t of WALKTHROUGH_TASKS) assert.ok(lines.some((l) => l.includes(` ${t.name} `) && l.trimEnd().endsWith(SEED_TIMINGS[t.token].wall)), `table row ${t.name}`);
+      assert.ok(lines.some((l) => l.includes("wall (seed, T4)  CPU total (seed, T4)")));
+      for (const t of WALKTHROUGH_TASKS) {
+        const seed = SEED_TIMINGS[t.token];
+        const seedColumns = new RegExp(` ${t.name} .* ${literal(seed.wall)} +${literal(seed.total)}$`);
+        assert.ok(lines.some((l) => seedColumns.test(l.trimEnd())), `table row ${t.name}`);
+      }
       const standinFolder = /Model: generated stand-in .* from (\S+)$/.exec(lines.find((l) => l.includes("Model: ")) ?? "")?.[1];
       assert.ok(standinFolder && !fs.existsSync(standinFolder), `the stand-in folder ${standinFolder} is removed afterwards`);
     });
