@@ -12,7 +12,7 @@ import {
   openSessions,
   type SessionMetadata,
 } from "../src/sessions";
-import { float16Bits } from "./standin/float16";
+import { float16Bits, fromFloat16Bits } from "./standin/float16";
 import { writeStandInModel } from "./standin";
 
 const BASE_CONFIG: ModelConfig = {
@@ -24,15 +24,6 @@ const BASE_CONFIG: ModelConfig = {
   maxPositionEmbeddings: 1024,
 };
 
-/** The value of a half-precision bit pattern, computed from the IEEE 754 definition. */
-function halfValue(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-}
 
 describe("sessions: float16 conversion", () => {
   const allHalves = Uint16Array.from({ length: 65536 }, (_, i) => i);
@@ -40,7 +31,7 @@ describe("sessions: float16 conversion", () => {
   it("float16 -> float32 is exact for all 65,536 bit patterns", () => {
     const f = float16ToFloat32(allHalves);
     for (let h = 0; h < 65536; h++) {
-      const expected = halfValue(h);
+      const expected = fromFloat16Bits(h);
       if (Number.isNaN(expected)) assert.ok(Number.isNaN(f[h]), `h=${h}`);
       else assert.ok(Object.is(f[h], expected), `h=${h.toString(16)}: ${f[h]} vs ${expected}`);
     }
@@ -49,7 +40,7 @@ describe("sessions: float16 conversion", () => {
   it("float32 -> float16 gives back every half value (NaN stays NaN)", () => {
     const back = float32ToFloat16(float16ToFloat32(allHalves));
     for (let h = 0; h < 65536; h++) {
-      if (Number.isNaN(halfValue(h))) assert.ok(Number.isNaN(halfValue(back[h])), `h=${h}`);
+      if (Number.isNaN(fromFloat16Bits(h))) assert.ok(Number.isNaN(fromFloat16Bits(back[h])), `h=${h}`);
       else assert.equal(back[h], h, `h=${h.toString(16)}`);
     }
   });
@@ -59,8 +50,8 @@ describe("sessions: float16 conversion", () => {
     const mids: number[] = [];
     const expected: number[] = [];
     for (let h = 0; h < 0x7bff; h++) {
-      const lo = halfValue(h);
-      const hi = halfValue(h + 1);
+      const lo = fromFloat16Bits(h);
+      const hi = fromFloat16Bits(h + 1);
       const mid = (lo + hi) / 2;
       assert.equal(Math.fround(mid), mid);
       const even = h % 2 === 0 ? h : h + 1;
@@ -74,7 +65,7 @@ describe("sessions: float16 conversion", () => {
   it("overflows to Inf from 65520 and underflows to signed zero at 2^-25", () => {
     const got = float32ToFloat16(new Float32Array([65504, 65519.996, 65520, 1e6, Infinity, -Infinity, 2 ** -25, 2 ** -25 * 1.0001, -0, 1e-30]));
     assert.deepEqual(Array.from(got), [0x7bff, 0x7bff, 0x7c00, 0x7c00, 0x7c00, 0xfc00, 0, 1, 0x8000, 0]);
-    assert.ok(Number.isNaN(halfValue(float32ToFloat16(new Float32Array([NaN]))[0])));
+    assert.ok(Number.isNaN(fromFloat16Bits(float32ToFloat16(new Float32Array([NaN]))[0])));
   });
 
   it("agrees with the stand-in generator's independent float16 writer on random values", () => {
