@@ -8,7 +8,6 @@ import * as path from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { MODULES, onnxFilePath, type Dtype } from "../../src/dtypes";
 import { readGenerationConfig } from "../../src/config";
-import { TASKS } from "../../src/tasks";
 import { writeStandInModel, type StandInSize } from "../standin";
 import { buildBenchScript, checkScript, type ScriptIds } from "./script";
 
@@ -82,22 +81,6 @@ async function scriptFor(modelsDir: string, totalTokens: number): Promise<{ scri
 }
 
 /**
- * Adds the task tables that the onnx-community copy of preprocessor_config.json carries (SPEC.md §1.5) and that
- * transformers.js' Florence2Processor reads to turn `"<OD>"` into its prompt and to pick a post-processor.
- * Our engine takes them from src/tasks.ts and ignores these keys.
- */
-function addTaskTables(folder: string): void {
-  const file = path.join(folder, "preprocessor_config.json");
-  const config = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
-  const table = (tasks: typeof TASKS, value: (t: (typeof TASKS)[number]) => string) =>
-    Object.fromEntries(tasks.map((t) => [t.token, value(t)]));
-  config.task_prompts_without_inputs = table(TASKS.filter((t) => t.input === "none"), (t) => t.prompt);
-  config.task_prompts_with_input = table(TASKS.filter((t) => t.input !== "none"), (t) => t.prompt);
-  config.tasks_answer_post_processing_type = table(TASKS, (t) => t.resultKind);
-  fs.writeFileSync(file, JSON.stringify(config, null, 2) + "\n");
-}
-
-/**
  * A stand-in of this size with these dtypes whose script is `scriptTokens` long, generated unless an identical
  * one is already in `modelsDir`. `log` hears about generation, which takes seconds (base) to tens of seconds (large).
  */
@@ -120,10 +103,7 @@ export async function ensureBenchModel(
     stamp.seed === wanted.seed &&
     stamp.script === wanted.script &&
     wanted.dtypes.every((d) => stamp.dtypes.includes(d));
-  if (reusable) {
-    addTaskTables(folder);
-    return { folder, size, dtypes: stamp.dtypes, script, generated: false, generateSeconds: 0 };
-  }
+  if (reusable) return { folder, size, dtypes: stamp.dtypes, script, generated: false, generateSeconds: 0 };
 
   // Removing the stamp first means an interrupted generation is redone next time, never reused half-written.
   fs.rmSync(path.join(folder, STAMP), { force: true });
@@ -132,7 +112,6 @@ export async function ensureBenchModel(
   const start = performance.now();
   await writeStandInModel(folder, { size, dtypes: all, script, seed: BENCH_SEED });
   const generateSeconds = (performance.now() - start) / 1000;
-  addTaskTables(folder);
   fs.writeFileSync(path.join(folder, STAMP), JSON.stringify({ ...wanted, dtypes: all }, null, 2) + "\n");
   log(`  done in ${generateSeconds.toFixed(1)} s`);
   return { folder, size, dtypes: all, script, generated: true, generateSeconds };

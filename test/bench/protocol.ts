@@ -3,7 +3,7 @@
  * own process, so that its peak RSS is its own, its onnxruntime thread pool is its own, and one side's garbage
  * or native memory never lands on the other's clock. The parent sends one request at a time and alternates.
  */
-import type { Dtype } from "../../src/dtypes";
+import type { Dtype, ModuleName } from "../../src/dtypes";
 import type { PixelBox } from "../../src/prompts";
 import type { SessionOptions } from "../../src/sessions";
 import type { SessionTotals } from "./session-timer";
@@ -73,6 +73,8 @@ export interface ProbeOptions {
   /** undefined: onnxruntime's defaults; "engine": the engine's per-module defaults (src/sessions.ts). */
   base: "onnxruntime" | "engine";
   overrides: SessionOptions;
+  /** Further options for single modules, over `overrides`. */
+  perModule?: Partial<Record<ModuleName, SessionOptions>>;
   preallocatedLogits: boolean;
 }
 

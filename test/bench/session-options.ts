@@ -23,6 +23,15 @@ export const PROBES: readonly ProbeOptions[] = [
   // session.disable_prepacking: MLAS keeps a second, pre-packed copy of MatMul weights by default (memory for speed).
   { label: "weight prepacking off", base: "engine", overrides: { extra: { session: { disable_prepacking: "1" } } }, preallocatedLogits: false },
   { label: "pre-allocated logits output", base: "engine", overrides: {}, preallocatedLogits: true },
+  // freeDimensionOverrides: the vision encoder and the text encoder always run at batch 1 (beams are tiled after
+  // the encoder), so their symbolic batch dim can be fixed; with static shapes onnxruntime folds shape arithmetic.
+  {
+    label: "encoders' batch fixed to 1 (free dimension override)",
+    base: "engine",
+    overrides: {},
+    perModule: { vision_encoder: { freeDimensionOverrides: { batch_size: 1 } }, encoder_model: { freeDimensionOverrides: { batch_size: 1 } } },
+    preallocatedLogits: false,
+  },
 ];
 const QUICK_PROBES = PROBES.slice(0, 4);
 

@@ -20,7 +20,7 @@ const LONG_PAST = 900;
 
 function optionsFor(module: ModuleName, request: ProbeRequest): SessionOptions {
   const base = request.options.base === "engine" ? defaultSessionOptions(module) : { logSeverityLevel: 3 as const };
-  return { ...base, ...request.options.overrides };
+  return { ...base, ...request.options.overrides, ...request.options.perModule?.[module] };
 }
 
 /** Deterministic, image-like values: the content does not change the cost. */
