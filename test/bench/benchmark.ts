@@ -51,7 +51,10 @@ export async function runBenchmark(options: BenchOptions, argv: string[], log: (
     options,
     model,
     image,
-    oursSession: options.threads === undefined ? {} : { intraOpNumThreads: options.threads },
+    oursSession: {
+      ...(options.threads === undefined ? {} : { intraOpNumThreads: options.threads }),
+      ...(options.sessionOptions === undefined ? {} : { sessionOptions: options.sessionOptions }),
+    },
     log,
   };
   const results: BenchResults = {

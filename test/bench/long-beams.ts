@@ -11,6 +11,7 @@ import { toSpec, workloadFor } from "./workload";
 
 /** Polygons are the longest outputs (REFERRING_EXPRESSION_SEGMENTATION reaches 584 tokens on a simple image). */
 export const LONG_TASK = "<REFERRING_EXPRESSION_SEGMENTATION>";
+const WARMUP_TOKENS = 50;
 
 export interface LongBeamsResult {
   task: string;
@@ -30,8 +31,10 @@ export async function runLongBeams(context: BenchContext): Promise<LongBeamsResu
   const greedy: RunResult[] = [];
   const beam: RunResult[] = [];
   try {
-    const run = (numBeams: number) => ours.child.run({ workload: toSpec(workload), numBeams, imagePath: image.path });
-    await run(BEAMS);
+    const run = (numBeams: number, outputTokens = tokens) =>
+      ours.child.run({ workload: toSpec({ ...workload, outputTokens }), numBeams, imagePath: image.path });
+    // A short warm-up: the process and its sessions are fresh, but a full-length warm-up would cost minutes.
+    await run(BEAMS, WARMUP_TOKENS);
     for (let r = 0; r < runs; r++) {
       greedy.push(await run(1));
       beam.push(await run(BEAMS));

@@ -5,6 +5,7 @@
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { DTYPE_SUFFIX, type Dtype } from "../../src/dtypes";
+import type { SessionOptions } from "../../src/sessions";
 import type { StandInSize } from "../standin";
 import { DEFAULT_MODELS_DIR, REPO_ROOT } from "./models";
 import { walkthroughWorkloads, workloadFor, type TaskWorkload } from "./workload";
@@ -27,12 +28,16 @@ export interface BenchOptions {
   modelsDir: string;
   /** Intra-op threads for our engine; undefined keeps its default. */
   threads: number | undefined;
+  /** onnxruntime session options for our engine, merged over its defaults (to try a candidate end to end). */
+  sessionOptions: SessionOptions | undefined;
   /** Write a V8 CPU profile of our side's child process into this folder. */
   profileDir: string | undefined;
   /** Tokens of the long beam-search measurement (the issue asks about 1000). */
   longTokens: number;
   /** Consecutive runs of the memory soak (the issue asks about 50). */
   soakRuns: number;
+  /** Only rewrite the results file from the last run's figures (after editing NOTES.md or the report). */
+  rerender: boolean;
 }
 
 /** Length of the long beam-search measurement: issue 6 asks about beams "even at 1000 generated tokens". */
@@ -53,11 +58,15 @@ side by side with @huggingface/transformers on the same files, and writes a Mark
   --warmup N          untimed runs first, per task and side (default 1)
   --dtype D           dtype of the main tables: fp32 (default) or q8
   --threads N         intra-op threads for our engine (default: its own choice)
+  --session-options J onnxruntime session options for our engine, as JSON, over its defaults,
+                      e.g. '{"enableCpuMemArena":false}' (to try a candidate end to end)
   --sections A,B      ${SECTIONS.join(", ")} (default: all)
   --quick             a quick check: 1 run, shorter long-beam and soak runs, results in bench-models/
   --out FILE          Markdown results (default test/bench/RESULTS.md; --quick: bench-models/RESULTS-quick.md)
   --models-dir DIR    where stand-ins are generated and reused (default bench-models/)
   --profile DIR       write a V8 CPU profile (.cpuprofile) of our side into DIR
+  --rerender          measure nothing: rewrite the results file from the last run's figures
+                      (bench-models/last-results.json), e.g. after editing test/bench/NOTES.md
   --help              this text
 `;
 
@@ -78,6 +87,19 @@ function listOf<T extends string>(flag: string, text: string, allowed: readonly 
   return items as T[];
 }
 
+function sessionOptionsArg(text: string): SessionOptions {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`Expected a JSON object for --session-options but received ${JSON.stringify(text)} (${(err as Error).message}).`);
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new Error(`Expected a JSON object for --session-options, e.g. '{"enableCpuMemArena":false}', but received ${text}.`);
+  }
+  return parsed as SessionOptions;
+}
+
 export function parseBenchArgs(argv: readonly string[]): BenchOptions | "help" {
   const { values } = parseArgs({
     args: [...argv],
@@ -89,11 +111,13 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | "help" {
       warmup: { type: "string" },
       dtype: { type: "string" },
       threads: { type: "string" },
+      "session-options": { type: "string" },
       sections: { type: "string" },
       quick: { type: "boolean" },
       out: { type: "string" },
       "models-dir": { type: "string" },
       profile: { type: "string" },
+      rerender: { type: "boolean" },
       help: { type: "boolean" },
     },
     strict: true,
@@ -121,8 +145,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | "help" {
     sections: values.sections ? listOf("--sections", values.sections, SECTIONS) : [...SECTIONS],
     modelsDir: path.resolve(values["models-dir"] ?? DEFAULT_MODELS_DIR),
     threads: values.threads === undefined ? undefined : positiveInteger("--threads", values.threads, 0, 0),
+    sessionOptions: values["session-options"] === undefined ? undefined : sessionOptionsArg(values["session-options"]),
     profileDir: values.profile === undefined ? undefined : path.resolve(values.profile),
     longTokens: quick ? QUICK_LONG_TOKENS : LONG_TOKENS,
     soakRuns: quick ? 10 : 50,
+    rerender: values.rerender ?? false,
   };
 }

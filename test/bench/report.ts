@@ -207,8 +207,9 @@ function perTaskSection(p: PerTaskResult): string {
       x2(row.ours.wallMs / row.theirs.wallMs),
     ]),
   );
+  const engineMs = (row: RunSummary, key: string) => (row.engine[key] === undefined ? "n/a" : s(row.engine[key]));
   const split = table(
-    ["task", "vision", "encoder", "decoder steps", "everything else", "share of wall", "tokens/s ours / transformers.js", "peak RSS ours / transformers.js"],
+    ["task", "vision", "encoder", "decoder steps", "everything else", "share of wall", "of which: preprocessing / token choice / post-processing", "tokens/s ours / transformers.js", "peak RSS ours / transformers.js"],
     p.rows.map((row) => [
       row.workload.task.name,
       s(row.ours.visionMs),
@@ -216,6 +217,7 @@ function perTaskSection(p: PerTaskResult): string {
       s(row.ours.decoderMs),
       s(row.ours.otherMs),
       pct(row.ours.otherShare),
+      `${engineMs(row.ours, "preprocessMs")} / ${engineMs(row.ours, "searchMs")} / ${engineMs(row.ours, "postprocessMs")}`,
       `${row.ours.tokensPerSecond.toFixed(0)} / ${row.theirs.tokensPerSecond.toFixed(0)}`,
       `${mib(row.ours.peakRssBytes)} / ${mib(row.theirs.peakRssBytes)}`,
     ]),
@@ -255,7 +257,7 @@ function perTaskSection(p: PerTaskResult): string {
     "",
     "### Where our time goes (greedy)",
     "",
-    "Vision = vision_encoder, encoder = encoder_model, decoder steps = embed_tokens + decoder_model_merged runs (the prompt's single embed_tokens run is counted here too), everything else = wall time outside every `session.run`: image decoding and resizing, tensor building, logits processing, token choice, text decoding, post-processing. Tokens/s = generated tokens / decoder-step session time. Peak RSS = the process' peak during a run (VmHWM reset before each run), model included.",
+    "Vision = vision_encoder, encoder = encoder_model, decoder steps = embed_tokens + decoder_model_merged runs (the prompt's single embed_tokens run is counted here too), everything else = wall time outside every `session.run`: image decoding and resizing, tensor building, logits processing, token choice, text decoding, post-processing. The engine's own timings split the rest: preprocessing (reading, decoding, resizing and normalizing the image, building and tokenizing the prompt), token choice (logits processing and greedy/beam bookkeeping) and post-processing (decoding ids to text, parsing); what remains is tensor building and the calls around the sessions. Tokens/s = generated tokens / decoder-step session time. Peak RSS = the process' peak during a run (VmHWM reset before each run), model included.",
     "",
     split,
     "",

@@ -6,7 +6,8 @@ import { startSide, type BenchContext } from "./context";
 import type { SoakResult } from "./protocol";
 import { toSpec, workloadFor } from "./workload";
 
-export const SOAK_TASK = "<OD>";
+/** The shortest task: 50 runs of it exercise every stage 50 times in minutes. */
+export const SOAK_TASK = "<CAPTION>";
 const WARMUP_RUNS = 3;
 
 export interface SoakSectionResult {
