@@ -22,6 +22,7 @@ import type { ImageSize, PixelBox } from "./prompts";
 import { SEED_SETUP, SEED_TIMINGS, seedCpuTotalSeconds, seedWallSeconds } from "./seed-timings";
 import { WALKTHROUGH_TASKS, getTask, type TaskSpec } from "./tasks";
 import { formatCellTimes, formatTime, startTimer, type CellTimes } from "./timing";
+import { STAND_IN_DTYPES, writeStandInModel } from "./standin";
 import { Florence2Tokenizer } from "./tokenizer";
 
 /** The walkthrough's first sample photo (1600x1066, from pakutaso), fetched once into the cache folder. */
@@ -324,15 +325,6 @@ async function sampleImage(print: Print): Promise<string> {
   }
 }
 
-/** What this file needs of test/standin (loaded by path so that `src/` never depends on the tests at build time). */
-interface StandInGenerator {
-  writeStandInModel(
-    folder: string,
-    options?: { dtypes?: readonly Dtype[]; restrictTo?: readonly number[] },
-  ): Promise<{ folder: string }>;
-  STAND_IN_DTYPES: readonly Dtype[];
-}
-
 /**
  * What a stand-in may emit besides `</s>`: a few words and `<loc_k>` tokens, so that its random outputs stay
  * short and still parse into labels, boxes and polygons.
@@ -341,30 +333,18 @@ const STANDIN_VOCABULARY = "person car umbrella street<loc_120><loc_260><loc_410
 
 /** A tiny stand-in model in a temporary folder, its decoder restricted to STANDIN_VOCABULARY and `</s>`. */
 async function writeStandIn(dtype: Dtype, print: Print): Promise<string> {
-  const generator = loadStandInGenerator();
-  if (!generator.STAND_IN_DTYPES.includes(dtype)) {
-    const dtypes = generator.STAND_IN_DTYPES.join(", ");
+  if (!STAND_IN_DTYPES.includes(dtype)) {
+    const dtypes = STAND_IN_DTYPES.join(", ");
     throw new UsageError(`--standin writes only ${dtypes}; choose one of these for --dtype.`);
   }
   const folder = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "florence2-standin-")), "model");
   print("Writing a tiny stand-in model with random weights (not Florence-2) ...");
   // The ids depend on the stand-in's tokenizer (the real one, or a generated one), so it is written first.
-  await generator.writeStandInModel(folder, { dtypes: [dtype] });
+  await writeStandInModel(folder, { dtypes: [dtype] });
   const ids = Florence2Tokenizer.fromFolder(folder).encode(STANDIN_VOCABULARY).slice(1, -1); // without <s> ... </s>
   const restrictTo = [...new Set([...ids, readGenerationConfig(folder).eosTokenId])];
-  await generator.writeStandInModel(folder, { dtypes: [dtype], restrictTo });
+  await writeStandInModel(folder, { dtypes: [dtype], restrictTo });
   return folder;
-}
-
-function loadStandInGenerator(): StandInGenerator {
-  const file = path.join(__dirname, "..", "test", "standin");
-  try {
-    return require(file) as StandInGenerator;
-  } catch (err) {
-    throw new UsageError(
-      `--standin needs the stand-in generator in ${file} (a clone of the repository has it): ${(err as Error).message}`,
-    );
-  }
 }
 
 /** `npm start`: parses the command line, runs, and turns errors into one clear line and an exit code. */

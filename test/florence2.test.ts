@@ -9,7 +9,7 @@ import { readGenerationConfig } from "../src/config";
 import { loadImageRgb } from "../src/image";
 import { postProcessGeneration } from "../src/postprocess";
 import { Florence2Tokenizer } from "../src/tokenizer";
-import { writeStandInModel } from "./standin";
+import { writeStandInModel } from "./support/standin";
 
 const OD_TEXT = "car<loc_53><loc_333><loc_933><loc_774>wheel<loc_704><loc_576><loc_866><loc_772>";
 const WIDTH = 640;

@@ -8,7 +8,7 @@ import { readGenerationConfig, readModelConfig, type GenerationConfig, type Mode
 import { assignCacheRows, generate, runTextEncoder, runVisionEncoder, tileBatch, type EncoderOutput, type GenerateOptions } from "../src/generation";
 import { LogitsProcessor, argmax } from "../src/logits";
 import { float32Data, openSessions, type Florence2Sessions } from "../src/sessions";
-import { writeStandInModel } from "./standin";
+import { writeStandInModel } from "./support/standin";
 
 const LOC = (k: number) => 50269 + k;
 // A typical <OD> output: "car" + 4 locs, "wheel" + 4 locs. 3-grams unique (no_repeat_ngram_size 3).

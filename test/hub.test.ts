@@ -19,7 +19,7 @@ import {
 } from "../src/hub";
 import { Florence2 } from "../src/florence2";
 import type { ProgressSnapshot } from "../src/progress";
-import { writeStandInModel } from "./standin";
+import { writeStandInModel } from "./support/standin";
 import { HubTestServer } from "./support/hub-server";
 
 const REPO = "onnx-community/Florence-2-base-ft";

@@ -12,8 +12,8 @@ import {
   openSessions,
   type SessionMetadata,
 } from "../src/sessions";
-import { float16Bits, fromFloat16Bits } from "./standin/float16";
-import { writeStandInModel } from "./standin";
+import { float16Bits, fromFloat16Bits } from "../src/standin/float16";
+import { writeStandInModel } from "./support/standin";
 
 const BASE_CONFIG: ModelConfig = {
   dModel: 768,

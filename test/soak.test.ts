@@ -11,7 +11,7 @@ import * as v8 from "node:v8";
 import * as vm from "node:vm";
 import { Florence2 } from "../src/florence2";
 import { Florence2Tokenizer } from "../src/tokenizer";
-import { writeStandInModel } from "./standin";
+import { writeStandInModel } from "./support/standin";
 import { makeTestImage } from "./support/images";
 
 const RUNS = 500;

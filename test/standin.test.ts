@@ -1,5 +1,5 @@
 /**
- * The stand-in generator (test/standin): files that look like the onnx-community export to onnxruntime, and
+ * The stand-in generator (src/standin): files that look like the onnx-community export to onnxruntime, and
  * decoders that behave as the tests using them rely on (scripted output, cache/no-cache agreement, restricted
  * path-dependent logits). Decoding loops here are deliberately plain: they check the models, not the engine.
  */
@@ -9,8 +9,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as ort from "onnxruntime-node";
 import { Tokenizer } from "@huggingface/tokenizers";
-import { ADDED_TOKENS, BEAM_TEST_IDS, rewriteStandInDecoder, type StandInInfo, type StandInOptions, writeStandInModel } from "./standin";
-import { fromFloat16Bits, toFloat16 } from "./standin/float16";
+import { ADDED_TOKENS, BEAM_TEST_IDS, rewriteStandInDecoder, type StandInInfo, type StandInOptions, writeStandInModel } from "./support/standin";
+import { fromFloat16Bits, toFloat16 } from "../src/standin/float16";
 import { MODULES, onnxFilePath, type Dtype, type ModuleName } from "../src/dtypes";
 
 const EOS = 2;
@@ -242,7 +242,7 @@ async function beamSearch(p: Pipeline, beams: number, maxLength: number, vocab: 
   return finished;
 }
 
-describe("stand-in models (test/standin)", function () {
+describe("stand-in models (src/standin)", function () {
   let scripted: StandInInfo;
   let pipeline: Pipeline;
 

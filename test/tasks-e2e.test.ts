@@ -13,7 +13,7 @@ import { postProcessGeneration } from "../src/postprocess";
 import type { PixelBox } from "../src/prompts";
 import { TASKS, getTask } from "../src/tasks";
 import { Florence2Tokenizer } from "../src/tokenizer";
-import { writeStandInModel } from "./standin";
+import { writeStandInModel } from "./support/standin";
 
 const WIDTH = 320;
 const HEIGHT = 240;

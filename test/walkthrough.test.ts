@@ -20,7 +20,7 @@ import {
   walkthroughInput,
   type TaskRun,
 } from "../src/walkthrough";
-import { writeStandInModel } from "./standin";
+import { writeStandInModel } from "./support/standin";
 import { HubTestServer } from "./support/hub-server";
 
 const ROOT = path.resolve(__dirname, "..");

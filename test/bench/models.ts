@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { MODULES, onnxFilePath, type Dtype } from "../../src/dtypes";
 import { readGenerationConfig } from "../../src/config";
-import { writeStandInModel, type StandInSize } from "../standin";
+import { writeStandInModel, type StandInSize } from "../support/standin";
 import { buildBenchScript, checkScript, type ScriptIds } from "./script";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");

@@ -200,7 +200,7 @@ export interface NotebookFixtures {
  * sample photo's size (plain grey), in `dir`.
  */
 export async function writeNotebookFixtures(dir: string, env: NodeJS.ProcessEnv): Promise<NotebookFixtures> {
-  const { writeStandInModel } = await import("../standin");
+  const { writeStandInModel } = await import("./standin");
   const { Florence2Tokenizer } = await import("../../src/tokenizer");
   const { writeTestImage } = await import("./images");
   const modelFolder = path.join(dir, "stand-in-model");

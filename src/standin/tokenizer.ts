@@ -1,15 +1,17 @@
 /**
- * Tokenizer files of a stand-in folder: the real Florence-2 tokenizer copied from ../shared/tokenizer, or a
- * generated one for checkouts without it. The generated tokenizer is a working BART-style byte-level BPE (the
+ * Tokenizer files of a stand-in folder: the real Florence-2 tokenizer copied from a reference folder's tokenizer/,
+ * or a generated one where there is none. The generated tokenizer is a working BART-style byte-level BPE (the
  * real file's pre-tokenizer, post-processor and decoder; byte tokens and a few merges instead of GPT-2's 50,000)
  * with every special and added token at its real id, so `<loc_k>`, `<poly>`, `</s>` etc. encode and decode as
  * with the real tokenizer; ordinary words just split into more, different ids.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { SHARED_DIR } from "./json-files";
 
-export const REAL_TOKENIZER_DIR = path.join(SHARED_DIR, "tokenizer");
+/** Where a reference folder (see StandInOptions.referenceDir) keeps Florence-2's real tokenizer files. */
+export function realTokenizerDir(referenceDir: string): string {
+  return path.join(referenceDir, "tokenizer");
+}
 export const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json"] as const;
 
 const SPECIAL_TOKENS = [
@@ -158,21 +160,23 @@ function generatedTokenizerConfigJson() {
   };
 }
 
-export function realTokenizerAvailable(): boolean {
-  return TOKENIZER_FILES.every((f) => fs.existsSync(path.join(REAL_TOKENIZER_DIR, f)));
+export function realTokenizerAvailable(referenceDir: string | undefined): boolean {
+  return referenceDir !== undefined && TOKENIZER_FILES.every((f) => fs.existsSync(path.join(realTokenizerDir(referenceDir), f)));
 }
 
 /** Writes tokenizer.json + tokenizer_config.json into `folder`; returns their names. */
-export function writeTokenizer(folder: string, kind: "real" | "generated"): string[] {
+export function writeTokenizer(folder: string, kind: "real" | "generated", referenceDir?: string): string[] {
   if (kind === "real") {
-    if (!realTokenizerAvailable()) {
+    if (referenceDir === undefined || !realTokenizerAvailable(referenceDir)) {
+      const where = referenceDir === undefined ? "no referenceDir was given" : `${realTokenizerDir(referenceDir)} lacks them`;
       throw new Error(
-        `tokenizer: "real" needs ${TOKENIZER_FILES.join(" and ")} in ${REAL_TOKENIZER_DIR}, which this checkout lacks; ` +
+        `tokenizer: "real" needs ${TOKENIZER_FILES.join(" and ")} from a referenceDir, but ${where}; ` +
           `use tokenizer: "generated" or "auto".`,
       );
     }
-    // Read + write rather than copyFile, which would carry over the shared files' read-only mode.
-    for (const f of TOKENIZER_FILES) fs.writeFileSync(path.join(folder, f), fs.readFileSync(path.join(REAL_TOKENIZER_DIR, f)));
+    // Read + write rather than copyFile, which would carry over the reference files' read-only mode.
+    const dir = realTokenizerDir(referenceDir);
+    for (const f of TOKENIZER_FILES) fs.writeFileSync(path.join(folder, f), fs.readFileSync(path.join(dir, f)));
   } else {
     fs.writeFileSync(path.join(folder, "tokenizer.json"), JSON.stringify(generatedTokenizerJson()));
     fs.writeFileSync(path.join(folder, "tokenizer_config.json"), JSON.stringify(generatedTokenizerConfigJson(), null, 2));

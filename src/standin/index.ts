@@ -1,15 +1,16 @@
 /**
- * Stand-in Florence-2 model folders for tests and benchmarks. Real weights can't be downloaded here, so
- * `writeStandInModel` writes a folder that any loader takes for the onnx-community export (same file names,
- * input/output names, dtypes, symbolic dims, `If`-merged decoder, JSON and tokenizer files; SPEC.md §1, STAND_INS.md)
- * but whose weights are random. Anything that prints a stand-in's results must say they come from random weights.
+ * Stand-in Florence-2 model folders: what the tests, the benchmark and `npm start -- --standin` run on where the
+ * real weights can't be downloaded. `writeStandInModel` writes a folder that any loader takes for the
+ * onnx-community export (the same file names, input/output names, dtypes, symbolic dims, `If`-merged decoder, JSON
+ * and tokenizer files) but whose weights are random. Anything that prints a stand-in's results must say they come
+ * from random weights (config.json's `stand_in` entry marks the folder; see `readIsStandIn` in config.ts).
  *
  *   const info = await writeStandInModel(dir, { script: tokenizer.encode("car<loc_1><loc_2><loc_3><loc_4>") });
  *   const model = await Florence2.load(info.folder);
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { type Dtype, MODULES, type ModuleName, onnxFilePath } from "../../src/dtypes";
+import { type Dtype, MODULES, type ModuleName, onnxFilePath } from "../dtypes";
 import type { ModelBuilder } from "./onnx-builder";
 import type { Precision } from "./nn";
 import { SIZES, type StandInDims, type StandInSize, VOCAB_SIZE } from "./sizes";
@@ -18,7 +19,7 @@ import { buildVisionEncoder } from "./vision";
 import { configJson, generationConfigJson, holdsRealModel, preprocessorConfigJson, type StandInMarker, writeJson } from "./json-files";
 import { realTokenizerAvailable, writeTokenizer } from "./tokenizer";
 
-export { ADDED_TOKENS } from "./tokenizer";
+export { ADDED_TOKENS, realTokenizerAvailable, realTokenizerDir } from "./tokenizer";
 export { SCRIPT_LOGIT, RESTRICTED_OUT } from "./text";
 export { SIZES, type StandInSize } from "./sizes";
 
@@ -38,8 +39,17 @@ export interface StandInOptions {
   restrictTo?: readonly number[];
   /** Variants to write, default ["fp32"]: fp32, fp16 (`_fp16`, float16 I/O) and q8 (`_quantized`). */
   dtypes?: readonly Dtype[];
-  /** real = ../shared/tokenizer copied in; generated = small byte-level BPE with the real special ids; auto = real when present. */
+  /**
+   * real = Florence-2's tokenizer copied from `referenceDir`; generated = a small byte-level BPE with the real
+   * special ids; auto (default) = real when `referenceDir` has it.
+   */
   tokenizer?: "auto" | "real" | "generated";
+  /**
+   * A folder laid out like this project's reference material (`florence2/model-files/*.json`, `tokenizer/*.json`):
+   * the real model's JSON files are used as templates, and its tokenizer is copied in. Without one, built-in JSON
+   * and the generated tokenizer are used. The tests pass `../shared` (see test/support/standin.ts).
+   */
+  referenceDir?: string;
   /** Seed of the random weights (default 1); each seed gives different weights, the same seed the same bytes. */
   seed?: number;
 }
@@ -126,8 +136,10 @@ function checkOptions(options: StandInOptions) {
   if (!["auto", "real", "generated"].includes(requested)) {
     throw new Error(`Expected tokenizer "auto", "real" or "generated" but received ${JSON.stringify(requested)}.`);
   }
-  const tokenizer: "real" | "generated" = requested === "auto" ? (realTokenizerAvailable() ? "real" : "generated") : requested;
-  return { dims: SIZES[size], dtypes, seed, tokenizer, mode: decoderMode(options) };
+  const referenceDir = options.referenceDir;
+  const tokenizer: "real" | "generated" =
+    requested === "auto" ? (realTokenizerAvailable(referenceDir) ? "real" : "generated") : requested;
+  return { dims: SIZES[size], dtypes, seed, tokenizer, referenceDir, mode: decoderMode(options) };
 }
 
 function buildModule(module: ModuleName, dims: StandInDims, precision: Precision, seed: number, mode: DecoderMode): ModelBuilder {
@@ -159,7 +171,7 @@ function writeDecoders(folder: string, dims: StandInDims, dtypes: readonly Dtype
  * Refuses a folder whose config.json is not a stand-in's, so a real model is never overwritten.
  */
 export async function writeStandInModel(folder: string, options: StandInOptions = {}): Promise<StandInInfo> {
-  const { dims, dtypes, seed, tokenizer, mode } = checkOptions(options);
+  const { dims, dtypes, seed, tokenizer, referenceDir, mode } = checkOptions(options);
   if (holdsRealModel(folder)) {
     throw new Error(`Refusing to write a stand-in into "${folder}": its config.json is not a stand-in's. Give an empty or stand-in folder.`);
   }
@@ -174,10 +186,10 @@ export async function writeStandInModel(folder: string, options: StandInOptions 
   }
   files.push(...writeDecoders(folder, dims, dtypes, seed, mode));
   const marker = { size: dims.size, seed, decoder: mode.kind, dtypes };
-  files.push(writeJson(folder, "config.json", configJson(dims, marker)));
-  files.push(writeJson(folder, "generation_config.json", generationConfigJson()));
-  files.push(writeJson(folder, "preprocessor_config.json", preprocessorConfigJson()));
-  files.push(...writeTokenizer(folder, tokenizer));
+  files.push(writeJson(folder, "config.json", configJson(dims, marker, referenceDir)));
+  files.push(writeJson(folder, "generation_config.json", generationConfigJson(referenceDir)));
+  files.push(writeJson(folder, "preprocessor_config.json", preprocessorConfigJson(referenceDir)));
+  files.push(...writeTokenizer(folder, tokenizer, referenceDir));
   return {
     folder,
     size: dims.size,
