@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepares a Google Colab runtime (or any Debian/Ubuntu machine) for this project's notebooks:
-# Node.js 20 or newer, the project's npm packages, and the TypeScript kernel registered with the runtime's Jupyter.
+# Node.js 20 or newer, the project's npm packages, onnxruntime-node's CUDA provider when there is an NVIDIA GPU,
+# and the TypeScript kernel registered with the runtime's Jupyter.
 # Run from a clone of the project: `bash kernel-setup/colab-install.sh`. Safe to run again; steps already
 # done are skipped. kernel-setup/colab_setup.ipynb runs it for you.
 #
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 PYTHON="${PYTHON:-python3}"
 NODE_MAJOR="${NODE_MAJOR:-20}"
-# onnxruntime-node's postinstall downloads a CUDA provider that CPU inference does not use.
+# npm ci skips onnxruntime-node's postinstall (its CUDA download); the GPU step below runs it where there is a GPU.
 export ONNXRUNTIME_NODE_INSTALL=skip
 
 node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
@@ -41,6 +42,30 @@ if [ ! -x node_modules/.bin/tslab ]; then
 else
   echo "== npm packages already installed (delete node_modules to reinstall)"
 fi
+
+# onnxruntime-node ships its CPU provider in the npm package; the CUDA 12 provider (Linux x64) is fetched from NuGet by
+# the package's own installer, script/install.js. It is run only where nvidia-smi names a GPU.
+ORT_DIR=node_modules/onnxruntime-node
+ORT_CUDA_LIB="$ORT_DIR/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so"
+gpu="$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 || true)"
+if [ -z "$gpu" ]; then
+  echo "== No NVIDIA GPU in this runtime: the notebooks run on the CPU (on Colab: Runtime > Change runtime type > T4 GPU)"
+elif [ "$(uname -s)/$(uname -m)" != "Linux/x86_64" ]; then
+  echo "== NVIDIA GPU ($gpu), but onnxruntime-node has a CUDA provider for Linux x64 only: the notebooks run on the CPU"
+elif [ -f "$ORT_CUDA_LIB" ]; then
+  echo "== NVIDIA GPU ($gpu): onnxruntime-node's CUDA provider is already installed"
+else
+  echo "== NVIDIA GPU ($gpu): installing onnxruntime-node's CUDA 12 provider with its own installer"
+  echo "   (ONNXRUNTIME_NODE_INSTALL=cuda12 node $ORT_DIR/script/install.js)"
+  # Outside npm, so that the installer does not take this for a local install of onnxruntime-node and skip.
+  if (unset npm_config_local_prefix npm_package_json; ONNXRUNTIME_NODE_INSTALL=cuda12 node "$ORT_DIR/script/install.js") \
+    && [ -f "$ORT_CUDA_LIB" ]; then
+    echo "== CUDA provider installed"
+  else
+    echo "== WARNING: onnxruntime-node's CUDA provider could not be installed (see above): the notebooks run on the CPU." >&2
+  fi
+fi
+echo "== Device check: $(node node_modules/tsx/dist/cli.mjs kernel-setup/colab-device.ts)"
 
 echo "== Registering the TypeScript kernel with $PYTHON's Jupyter"
 node node_modules/tsx/dist/cli.mjs kernel-setup/kernel.ts install --python "$PYTHON"

@@ -10,6 +10,12 @@ Two users:
 tslab answers "abort" to every request that reaches it within 200 ms of a failed cell (its fix for
 yunabe/tslab#19), so a runner that sends the next cell straight away would lose it silently. Both runners
 here wait past that window after a failure, and the notebook runner reports aborted cells as failures.
+
+Display entries that the TypeScript side overwrites (the live progress line of a running task, which its result
+replaces) are passed on with their display id, so they update in place here too.
+
+Kernels started here get the library folders of the Python's `nvidia-*` packages (CUDA 12 and cuDNN, which
+Colab's PyTorch installs) on LD_LIBRARY_PATH, so that onnxruntime-node's CUDA provider finds them.
 """
 import argparse
 import atexit
@@ -59,7 +65,7 @@ def execute_notebook(path, kernel_name=KERNEL_NAME, cwd=None, timeout=None, outp
     )
     client.on_cell_executed = record_status
     client.on_cell_error = wait_out_abort_window
-    client.execute()
+    client.execute(env=kernel_environment())
     if output:
         nbformat.write(nb, output)
     return nb, statuses
@@ -73,7 +79,7 @@ class TypeScriptSession:
 
         self.manager = KernelManager(kernel_name=kernel_name)
         # The kernel's folder is its TypeScript rootDir: notebooks/ is where `./src/index` resolves.
-        self.manager.start_kernel(cwd=cwd)
+        self.manager.start_kernel(cwd=cwd, env=kernel_environment())
         self.client = self.manager.client()
         self.client.start_channels()
         self.client.wait_for_ready(timeout=60)
@@ -91,16 +97,47 @@ class TypeScriptSession:
         self.manager.shutdown_kernel(now=True)
 
 
+def cuda_library_dirs():
+    """The `lib` folders of this Python's nvidia-* packages (nvidia/cudnn/lib, nvidia/cublas/lib, ...), if any."""
+    try:
+        import nvidia
+    except ImportError:
+        return []
+    dirs = []
+    for root in list(getattr(nvidia, "__path__", [])):
+        for entry in sorted(os.listdir(root)):
+            lib = os.path.join(root, entry, "lib")
+            if os.path.isdir(lib):
+                dirs.append(lib)
+    return dirs
+
+
+def kernel_environment(environ=None):
+    """The environment for a TypeScript kernel: this one, with cuda_library_dirs() first on LD_LIBRARY_PATH."""
+    env = dict(os.environ if environ is None else environ)
+    present = [p for p in env.get("LD_LIBRARY_PATH", "").split(os.pathsep) if p]
+    extra = [d for d in cuda_library_dirs() if d not in present]
+    if extra:
+        env["LD_LIBRARY_PATH"] = os.pathsep.join(extra + present)
+    return env
+
+
 def show_output(msg):
     """Shows one of the kernel's iopub messages in the IPython notebook running this code."""
     kind = msg["header"]["msg_type"]
     content = msg["content"]
     if kind == "stream":
         (sys.stderr if content["name"] == "stderr" else sys.stdout).write(content["text"])
-    elif kind in ("display_data", "execute_result"):
+    elif kind in ("display_data", "execute_result", "update_display_data"):
         from IPython.display import display
 
-        display(content["data"], raw=True)
+        display_id = (content.get("transient") or {}).get("display_id")
+        if display_id:
+            # The same id here, so that the kernel's later updates overwrite this entry (update_display_data).
+            display(content["data"], raw=True, metadata=content.get("metadata"), display_id=display_id,
+                    update=kind == "update_display_data")
+        elif kind != "update_display_data":
+            display(content["data"], raw=True)
     elif kind == "error":
         sys.stderr.write("\n".join(content.get("traceback") or [content.get("evalue", "")]) + "\n")
 

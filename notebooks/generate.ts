@@ -1,6 +1,7 @@
 /**
- * Writes the notebooks users open, from the task table (src/tasks.ts) and the walkthrough's example inputs
- * (src/walkthrough.ts), so that no task is spelled out by hand in fifteen files:
+ * Writes the notebooks users open, from the task table (src/tasks.ts) and the walkthrough's steps
+ * (src/walkthrough/steps.ts: each task's photo and example input, the generation settings), so that no task is
+ * spelled out by hand in fifteen files:
  * - notebooks/NN-<task>.ipynb, one per walkthrough task, in the walkthrough's order;
  * - notebooks/all-tasks.ipynb, the 14 tasks on one image with the timing table;
  * - kernel-setup/colab_setup.ipynb, the Python notebook that brings the TypeScript kernel to Google Colab.
@@ -8,17 +9,15 @@
  *   npx tsx notebooks/generate.ts           # (re)write them
  *   npx tsx notebooks/generate.ts --check   # exit 1 when a committed notebook differs from what would be written
  *
- * Notebooks are written without outputs. Cells import the library from `./src/index`: `notebooks/src` is a
- * link to `../src`, because tslab compiles only files under the notebook's folder (its rootDir), and its
- * require() does not resolve a folder to its index file.
+ * Notebooks are written without outputs. Cells import the library from `./src/index` and the walkthrough's pieces
+ * from `./src/walkthrough/index`: `notebooks/src` is a link to `../src`, because tslab compiles only files under the
+ * notebook's folder (its rootDir), and its require() does not resolve a folder to its index file.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { KERNEL_DISPLAY_NAME, KERNEL_NAME } from "../kernel-setup/kernel";
-import { DEFAULT_MODEL } from "../src/hub";
-import type { PixelBox } from "../src/prompts";
-import { ResultKind, TaskSpec, WALKTHROUGH_TASKS } from "../src/tasks";
-import { SAMPLE_IMAGE_SIZE, SAMPLE_IMAGE_URL, WALKTHROUGH_INPUTS } from "../src/walkthrough";
+import { CUDA_INSTALL_COMMAND, DEFAULT_MODEL, WALKTHROUGH_TASKS, type ResultKind, type TaskSpec } from "../src/index";
+import { WALKTHROUGH_PHOTOS, WALKTHROUGH_SETTINGS, photoOf, settingsLine, walkthroughStep } from "../src/walkthrough/index";
 
 const NOTEBOOKS_DIR = __dirname;
 const REPO_ROOT = path.resolve(__dirname, "..");
@@ -26,10 +25,7 @@ const COLAB_NOTEBOOK = path.join(REPO_ROOT, "kernel-setup", "colab_setup.ipynb")
 export const ALL_TASKS_NOTEBOOK = "all-tasks.ipynb";
 
 const WALKTHROUGH_LINK = "[Florence-2 Colab walkthrough](https://github.com/Kazuhito00/Florence-2-Colaboratory-Sample)";
-/** The walkthrough's `model.generate(num_beams=3, max_new_tokens=1024, early_stopping=False)`, as RunOptions. */
-export const WALKTHROUGH_GENERATION = { numBeams: 3, maxNewTokens: 1024, earlyStopping: false } as const;
-const GENERATION_LITERAL = `{ ${Object.entries(WALKTHROUGH_GENERATION).map(([k, v]) => `${k}: ${v}`).join(", ")} }`;
-const GENERATION_PYTHON = "`num_beams=3`, `max_new_tokens=1024`, `early_stopping=False`";
+const GENERATION_PYTHON = settingsLine(WALKTHROUGH_SETTINGS).split(", ").map((s) => `\`${s}\``).join(", ");
 
 /** What each result kind is, in a sentence that ends a task's explanation. */
 const RESULT_KIND_TEXT: Record<ResultKind, string> = {
@@ -108,6 +104,11 @@ function title(task: TaskSpec): string {
   return task.japaneseName ? `${task.name} (${task.japaneseName})` : task.name;
 }
 
+function photoText(task: TaskSpec): string {
+  const photo = photoOf(task);
+  return `\`${photo.file}\` (${photo.description})`;
+}
+
 function explanation(task: TaskSpec): string {
   const position = WALKTHROUGH_TASKS.indexOf(task) + 1;
   const prompt = task.prompt.replace("{input}", task.input === "text" ? "<your phrase>" : "<your region as loc tokens>");
@@ -116,69 +117,86 @@ function explanation(task: TaskSpec): string {
     `prompt *"${prompt}"*. The model answers with text in which \`<loc_…>\` tokens are positions on a 1000 × 1000 ` +
     `grid over the image; the post-processor (the rules of Microsoft's \`processing_florence2.py\`) turns that ` +
     `answer into ${RESULT_KIND_TEXT[task.resultKind]}.\n\n` +
-    `This is task ${position} of the ${WALKTHROUGH_TASKS.length} in the ${WALKTHROUGH_LINK}, in TypeScript: load the ` +
-    `model, show the image, run the task the way the walkthrough did (${GENERATION_PYTHON}) with timing like ` +
-    `IPython's \`%%time\`, print the parsed result, and draw it.`
+    `This is task ${position} of the ${WALKTHROUGH_TASKS.length} in the ${WALKTHROUGH_LINK}, in TypeScript, on the ` +
+    `walkthrough's photo for it, ${photoText(task)}: load the model, show the image, run the task the way the ` +
+    `walkthrough did (${GENERATION_PYTHON}) with a live progress line and timing like IPython's \`%%time\`, print ` +
+    `the parsed result, and draw it.`
   );
 }
 
 const SETUP_TEXT =
   `## Set-up\n\n` +
   `Run this notebook with the **${KERNEL_DISPLAY_NAME}** kernel (register it once with \`npm run kernel:install\`; ` +
-  `see the README). The model is read from \`FLORENCE2_MODEL\` (a Hugging Face model id or a local model folder) and ` +
-  `the image from \`FLORENCE2_IMAGE\` (a file path or an http(s) URL) when they are set, e.g. ` +
-  `\`FLORENCE2_IMAGE=~/photo.jpg jupyter lab\`; otherwise \`${DEFAULT_MODEL}\` and the walkthrough's sample photo.\n\n` +
-  `\`./src\` is a link to the project's \`src/\` folder: tslab only compiles files under the notebook's folder.`;
+  `see the README). Environment variables, read when set (e.g. \`FLORENCE2_IMAGE=~/photo.jpg jupyter lab\`):\n\n` +
+  `- \`FLORENCE2_MODEL\`: a Hugging Face model id or a local model folder (default \`${DEFAULT_MODEL}\`);\n` +
+  `- \`FLORENCE2_IMAGE\`: your own image, a file path or an http(s) URL (default: the walkthrough's photo for the ` +
+  `task, downloaded once into \`models/samples/\`); any size works, region inputs are scaled to it;\n` +
+  `- \`FLORENCE2_DEVICE\`: \`cpu\`, \`cuda\` or \`auto\` (default \`auto\`: CUDA when there is an NVIDIA GPU and ` +
+  `onnxruntime-node's CUDA provider, else the CPU).\n\n` +
+  `\`./src\` is a link to the project's \`src/\` folder: tslab only compiles files under the notebook's folder. ` +
+  `\`./src/index\` is the library; \`./src/walkthrough/index\` holds the walkthrough's photos, example inputs and ` +
+  `settings.`;
 
-function setupCode(names: string[], constants: string[]): string {
+/** The settings constant, from the one definition in src/walkthrough/steps.ts. */
+const GENERATION_CODE =
+  `// The walkthrough's call: model.generate(..., ${settingsLine(WALKTHROUGH_SETTINGS)})\n` +
+  `const GENERATION = { ...WALKTHROUGH_SETTINGS };\n` +
+  `console.log(\`Settings: \${settingsLine(GENERATION)}\`);`;
+
+function importLines(library: readonly string[], walkthrough: readonly string[]): string {
+  const sorted = (names: readonly string[]) => [...new Set(names)].sort((a, b) => a.localeCompare(b)).join(", ");
   return (
-    `import { ${[...new Set(names)].sort((a, b) => a.localeCompare(b)).join(", ")} } from "./src/index";\n\n` +
+    `import { ${sorted(library)} } from "./src/index";\n` +
+    `import { ${sorted(walkthrough)} } from "./src/walkthrough/index";\n`
+  );
+}
+
+function setupCode(task: TaskSpec, library: readonly string[], walkthrough: readonly string[]): string {
+  return (
+    importLines(library, walkthrough) +
+    `\nconst TASK = ${JSON.stringify(task.token)};\n` +
     `const MODEL = process.env.FLORENCE2_MODEL || ${JSON.stringify(DEFAULT_MODEL)};\n` +
-    `const IMAGE = process.env.FLORENCE2_IMAGE || ${JSON.stringify(SAMPLE_IMAGE_URL)};\n` +
-    `// The walkthrough's call: model.generate(..., num_beams=3, max_new_tokens=1024, early_stopping=False)\n` +
-    `const GENERATION = ${GENERATION_LITERAL};\n` +
-    constants.join("")
-  ).trimEnd();
+    GENERATION_CODE
+  );
 }
 
 const LOAD_TEXT =
   `## Load the model (timed)\n\n` +
   `The first load of a Hub model downloads its ONNX files (with progress) into the project's \`models/\` folder; ` +
-  `later loads read them from there. \`time(...)\` prints IPython's \`%%time\` lines.`;
+  `later loads read them from there. \`time(...)\` prints IPython's \`%%time\` lines. The device is chosen at load ` +
+  `(\`device\` option, else \`FLORENCE2_DEVICE\`, else \`"auto"\`) and printed with the reason for the choice.`;
 
 const LOAD_CODE =
   `const { value: model } = await time(() => Florence2.load(MODEL));\n` +
-  `// Test models generated by this project have random weights (model.standIn): then every line printed about\n` +
-  `// their output says that it is not Florence-2's.\n` +
-  `const NOTE = model.standIn ? \`\${STANDIN_NOTE} \` : "";\n` +
-  `console.log(\`\${NOTE}\${MODEL}: \${model.folder} (\${model.dtypes.decoder_model_merged})\`);`;
+  `// Stand-in models generated by this project's tests have random weights: every line printed about their output\n` +
+  `// then says that it is not Florence-2's.\n` +
+  `const NOTE = standInNote(model.folder);\n` +
+  `console.log(\`\${NOTE}\${MODEL}: \${model.folder} (\${model.dtypes.decoder_model_merged})\`);\n` +
+  `console.log(model.device.summary);`;
 
-/** The names every notebook imports, besides its own. */
-const COMMON_IMPORTS = ["Florence2", "STANDIN_NOTE", "loadImageRgb", "showImage", "showResult", "time"];
+/** The names every task notebook imports, besides its own. */
+const LIBRARY_IMPORTS = ["Florence2", "liveProgress", "loadImageRgb", "showImage", "showResult", "time"];
+const WALKTHROUGH_IMPORTS = ["WALKTHROUGH_SETTINGS", "settingsLine", "standInNote", "walkthroughPhotoFile"];
 
-const IMAGE_TEXT = `## The image`;
+function imageText(task: TaskSpec): string {
+  return (
+    `## The image\n\n` +
+    `The walkthrough ran \`${task.token}\` on ${photoText(task)}. It is fetched once from the walkthrough's ` +
+    `repository into \`models/samples/\`; \`FLORENCE2_IMAGE\` replaces it with your own.`
+  );
+}
 
 const IMAGE_CODE =
+  `const IMAGE = process.env.FLORENCE2_IMAGE || (await walkthroughPhotoFile(TASK));\n` +
   `const image = await loadImageRgb(IMAGE);\n` +
   `console.log(\`\${IMAGE} (\${image.width}x\${image.height})\`);\n` +
   `await showImage(image);`;
 
-function boxLiteral(box: PixelBox): string {
-  return `{ x1: ${box.x1}, y1: ${box.y1}, x2: ${box.x2}, y2: ${box.y2} }`;
-}
-
-function exampleInput(task: TaskSpec): string | PixelBox {
-  const input = WALKTHROUGH_INPUTS[task.token];
-  if (input === undefined) throw new Error(`src/walkthrough.ts WALKTHROUGH_INPUTS has no example input for ${task.token}.`);
-  const expected = task.input === "text" ? "string" : "object";
-  if (typeof input !== expected) throw new Error(`WALKTHROUGH_INPUTS[${task.token}] should be a ${task.input} input.`);
-  return input;
-}
-
 function inputCells(task: TaskSpec): NotebookSpec["cells"] {
+  const input = walkthroughStep(task).input;
   if (task.input === "none") return [];
-  const input = exampleInput(task);
-  if (typeof input === "string") {
+  if (task.input === "text") {
+    if (typeof input !== "string") throw new Error(`src/walkthrough/steps.ts gives ${task.token} no phrase.`);
     return [
       md(
         `## The input: a phrase\n\n` +
@@ -188,29 +206,39 @@ function inputCells(task: TaskSpec): NotebookSpec["cells"] {
       code(`const PHRASE = ${JSON.stringify(input)};`),
     ];
   }
+  if (typeof input !== "object") throw new Error(`src/walkthrough/steps.ts gives ${task.token} no region.`);
+  const photo = photoOf(task);
   return [
     md(
       `## The input: a region\n\n` +
-        `\`${task.token}\` takes a region: a box in pixels of the original image, \`(x1, y1)\` top-left to \`(x2, y2)\` ` +
-        `bottom-right. The library turns it into the four \`<loc_…>\` tokens the model reads (a 1000 × 1000 grid over the ` +
-        `image), printed below; a string of four loc tokens is accepted too. This box is on the walkthrough's ` +
-        `${SAMPLE_IMAGE_SIZE.width}x${SAMPLE_IMAGE_SIZE.height} sample photo: for your own image, change \`REGION\` ` +
-        `to the part you want to ask about.`,
+        `\`${task.token}\` takes a region: a box in pixels of the image, \`(x1, y1)\` top-left to \`(x2, y2)\` ` +
+        `bottom-right. The walkthrough's box is \`${JSON.stringify(input)}\` on its ${photo.width}x${photo.height} ` +
+        `photo; \`walkthroughInput\` scales it to the image loaded above, whatever its size, and it is drawn on the ` +
+        `image below. The library turns the box into the four \`<loc_…>\` tokens the model reads (a 1000 × 1000 grid ` +
+        `over the image), printed too. For your own image, set \`REGION\` to the part you want to ask about, e.g. ` +
+        `\`{ x1: 100, y1: 50, x2: 300, y2: 200 }\`.`,
     ),
     code(
-      `const REGION: PixelBox = ${boxLiteral(input)};\n` +
-        `console.log(boxToLocTokens(REGION, image));`,
+      `const REGION: PixelBox = walkthroughInput(TASK, image) as PixelBox;\n` +
+        `console.log(\`REGION = \${JSON.stringify(REGION)} on this \${image.width}x\${image.height} image: \${boxToLocTokens(REGION, image)}\`);\n` +
+        `await showImage(image, { region: REGION });`,
     ),
   ];
 }
 
+const RUN_TEXT =
+  `As in the walkthrough's \`%%time\` cell: the parsed result is printed, then the CPU and wall times. While the task ` +
+  `runs, a line shows the tokens generated so far, tokens per second and the end of the text so far; the result ` +
+  `replaces it. CPU time counts every thread of the process (onnxruntime computes on several), so it can exceed ` +
+  `the wall time.`;
+
 function runCode(task: TaskSpec): string {
-  const input = task.input === "none" ? "" : task.input === "text" ? ", PHRASE" : ", REGION";
+  const input = task.input === "none" ? "undefined" : task.input === "text" ? "PHRASE" : "REGION";
   return (
-    `const TASK = ${JSON.stringify(task.token)};\n` +
+    `const progress = liveProgress({ label: TASK, tokenizer: model.tokenizer });\n` +
     `const { value: output } = await time(async () => {\n` +
-    `  const out = await model.run(image, TASK${input || ", undefined"}, GENERATION);\n` +
-    `  console.log(\`\${NOTE}\${JSON.stringify(out.result)}\`);\n` +
+    `  const out = await model.run(image, TASK, ${input}, { ...GENERATION, onToken: progress.onToken });\n` +
+    `  progress.done(\`\${NOTE}\${JSON.stringify(out.result)}\`);\n` +
     `  return out;\n` +
     `});`
   );
@@ -222,8 +250,12 @@ function drawCode(task: TaskSpec): string {
 }
 
 function taskNotebook(task: TaskSpec): NotebookSpec {
-  const names = [...COMMON_IMPORTS];
-  if (task.input === "region") names.push("PixelBox", "boxToLocTokens");
+  const library = [...LIBRARY_IMPORTS];
+  const walkthrough = [...WALKTHROUGH_IMPORTS];
+  if (task.input === "region") {
+    library.push("PixelBox", "boxToLocTokens");
+    walkthrough.push("walkthroughInput");
+  }
   return {
     file: path.join(NOTEBOOKS_DIR, taskNotebookFile(task)),
     kernelspec: TYPESCRIPT_KERNEL,
@@ -231,17 +263,13 @@ function taskNotebook(task: TaskSpec): NotebookSpec {
     cells: [
       md(`# ${title(task)}\n\n${explanation(task)}`),
       md(SETUP_TEXT),
-      code(setupCode(names, [])),
+      code(setupCode(task, library, walkthrough)),
       md(LOAD_TEXT),
       code(LOAD_CODE),
-      md(IMAGE_TEXT),
+      md(imageText(task)),
       code(IMAGE_CODE),
       ...inputCells(task),
-      md(
-        `## Run \`${task.token}\` (timed)\n\n` +
-          `As in the walkthrough's \`%%time\` cell: the parsed result is printed, then the CPU and wall times. CPU time ` +
-          `counts every thread of the process (onnxruntime computes on several), so it can exceed the wall time.`,
-      ),
+      md(`## Run \`${task.token}\` (timed)\n\n${RUN_TEXT}`),
       code(runCode(task)),
       md(`## The drawing`),
       code(drawCode(task)),
@@ -252,63 +280,97 @@ function taskNotebook(task: TaskSpec): NotebookSpec {
 // ---------------------------------------------------------------------------------------------------------------
 // The all-tasks notebook
 
-function inputsLiteral(): string {
-  const lines = WALKTHROUGH_TASKS.filter((t) => t.input !== "none").map((t) => {
-    const input = exampleInput(t);
-    return `  ${JSON.stringify(t.token)}: ${typeof input === "string" ? JSON.stringify(input) : boxLiteral(input)},`;
-  });
-  return `const INPUTS: Record<string, string | PixelBox> = {\n${lines.join("\n")}\n};\n`;
-}
-
 function allTasksNotebook(): NotebookSpec {
-  const names = [...COMMON_IMPORTS, "PixelBox", "TaskRun", "WALKTHROUGH_TASKS", "timingTable"];
+  const library = [...LIBRARY_IMPORTS, "RgbImage", "show"];
+  const walkthrough = [
+    ...WALKTHROUGH_IMPORTS, "TaskRun", "WALKTHROUGH_STEPS", "drawWalkthroughChart", "isStandInFolder", "timingTable",
+    "walkthroughInput",
+  ];
+  const { street, market } = WALKTHROUGH_PHOTOS;
   return {
     file: path.join(NOTEBOOKS_DIR, ALL_TASKS_NOTEBOOK),
     kernelspec: TYPESCRIPT_KERNEL,
     languageInfo: TYPESCRIPT_LANGUAGE,
     cells: [
       md(
-        `# All ${WALKTHROUGH_TASKS.length} walkthrough tasks on one image (全タスク)\n\n` +
-          `The ${WALKTHROUGH_LINK} runs ${WALKTHROUGH_TASKS.length} Florence-2 tasks on one photo and times each with ` +
-          `\`%%time\`. This notebook does the same in TypeScript (${GENERATION_PYTHON}), draws every result, and ends ` +
-          `with a table of this machine's wall and CPU times beside the walkthrough's (Colab's T4 GPU, PyTorch). ` +
-          `The image is encoded once: the model keeps the vision encoder's features of the last image, so every task ` +
-          `after the first reuses them and only runs the language model. Each task has its own notebook with more ` +
-          `explanation (\`01-caption.ipynb\` ...).`,
+        `# All ${WALKTHROUGH_TASKS.length} walkthrough tasks (全タスク)\n\n` +
+          `The ${WALKTHROUGH_LINK} runs ${WALKTHROUGH_TASKS.length} Florence-2 tasks and times each with \`%%time\`: ` +
+          `the OCR tasks on \`${market.file}\` (${market.description}), the others on \`${street.file}\` ` +
+          `(${street.description}). This notebook does the same in TypeScript (${GENERATION_PYTHON}), draws every ` +
+          `result, and ends with a table and a chart of this machine's times beside the walkthrough's (Colab's T4 GPU, ` +
+          `PyTorch). Each task is timed whole, vision encoder included, as in the walkthrough. Each task has its own ` +
+          `notebook with more explanation (\`01-caption.ipynb\` ...).`,
       ),
-      md(SETUP_TEXT + `\n\nThe example inputs are the walkthrough's; the regions are boxes in pixels of its sample photo.`),
-      code(setupCode(names, [inputsLiteral()])),
+      md(SETUP_TEXT),
+      code(
+        `import * as path from "path";\n` +
+          importLines(library, walkthrough) +
+          `\nconst MODEL = process.env.FLORENCE2_MODEL || ${JSON.stringify(DEFAULT_MODEL)};\n` +
+          GENERATION_CODE,
+      ),
       md(LOAD_TEXT),
       code(LOAD_CODE),
-      md(IMAGE_TEXT),
-      code(IMAGE_CODE),
+      md(
+        `## The images\n\n` +
+          `Each task's photo as the walkthrough had it, fetched once into \`models/samples/\`, or \`FLORENCE2_IMAGE\` ` +
+          `for every task.`,
+      ),
+      code(
+        `const imageSource = async (task: string) => process.env.FLORENCE2_IMAGE || (await walkthroughPhotoFile(task));\n` +
+          `const images = new Map<string, RgbImage>();\n` +
+          `for (const { task } of WALKTHROUGH_STEPS) {\n` +
+          `  const source = await imageSource(task.token);\n` +
+          `  if (images.has(source)) continue;\n` +
+          `  const image = await loadImageRgb(source);\n` +
+          `  images.set(source, image);\n` +
+          `  console.log(\`\${source} (\${image.width}x\${image.height})\`);\n` +
+          `  await showImage(image);\n` +
+          `}`,
+      ),
       md(
         `## Run every task\n\n` +
-          `Each task prints its parsed result and \`%%time\` lines, then its drawing. A task that fails prints its error ` +
-          `and the others still run.`,
+          `Each task prints its photo and input, a live progress line that its parsed result replaces, its \`%%time\` ` +
+          `lines and its drawing. Region inputs are scaled to the image. A task that fails prints its error and the ` +
+          `others still run.`,
       ),
       code(
         `const runs: TaskRun[] = [];\n` +
-          `for (const task of WALKTHROUGH_TASKS) {\n` +
-          `  const input = INPUTS[task.token];\n` +
-          `  console.log(\`\\n── \${task.token} \${task.japaneseName ?? ""}\${input === undefined ? "" : \` input: \${JSON.stringify(input)}\`}\`);\n` +
+          `for (const { task } of WALKTHROUGH_STEPS) {\n` +
+          `  const source = await imageSource(task.token);\n` +
+          `  const image = images.get(source);\n` +
+          `  const input = walkthroughInput(task, image);\n` +
+          `  const photo = path.basename(source);\n` +
+          `  console.log(\`\\n── \${task.token} \${task.japaneseName ?? ""} on \${photo}\${input === undefined ? "" : \` input: \${JSON.stringify(input)}\`}\`);\n` +
+          `  const progress = liveProgress({ label: task.token, tokenizer: model.tokenizer });\n` +
           `  try {\n` +
           `    const { value: out, times } = await time(async () => {\n` +
-          `      const result = await model.run(image, task.token, input, GENERATION);\n` +
-          `      console.log(\`\${NOTE}\${JSON.stringify(result.result)}\`);\n` +
+          `      const result = await model.run(image, task.token, input, { ...GENERATION, onToken: progress.onToken });\n` +
+          `      progress.done(\`\${NOTE}\${JSON.stringify(result.result)}\`);\n` +
           `      return result;\n` +
           `    });\n` +
           `    await showResult(image, task.token, out.result, typeof input === "object" ? { region: input } : {});\n` +
-          `    runs.push({ task, times });\n` +
+          `    runs.push({ task, times, photo });\n` +
           `  } catch (error) {\n` +
+          `    progress.done();\n` +
           `    console.error(\`\${task.token} failed: \${error instanceof Error ? error.message : error}\`);\n` +
           `  }\n` +
           `}`,
       ),
-      md(`## Timing table\n\nThis machine's times beside the walkthrough's T4 figures, with the device and model named.`),
+      md(
+        `## Timing table and chart\n\n` +
+          `This run's wall and CPU times beside the walkthrough's T4 figures, each task's photo, the device and the ` +
+          `model named; then the wall times as bars.`,
+      ),
       code(
-        `const dtype = model.dtypes.decoder_model_merged;\n` +
-          `console.log(timingTable(runs, { model: MODEL, dtype, numBeams: GENERATION.numBeams, standin: model.standIn }));`,
+        `const context = {\n` +
+          `  model: MODEL,\n` +
+          `  dtype: model.dtypes.decoder_model_merged,\n` +
+          `  settings: GENERATION,\n` +
+          `  device: model.device,\n` +
+          `  standin: isStandInFolder(model.folder),\n` +
+          `};\n` +
+          `console.log(timingTable(runs, context));\n` +
+          `show(await drawWalkthroughChart(runs, context));`,
       ),
     ],
   };
@@ -346,8 +408,12 @@ function colabNotebook(): NotebookSpec {
           `here, one kernel for all of them (declarations carry from cell to cell, as in a TypeScript notebook);\n` +
           `- \`show_notebook("${taskNotebookFile(firstTask).replace(/\.ipynb$/, "")}")\` runs one of the project's task ` +
           `notebooks in the runtime and shows it here, outputs included.\n\n` +
-          `**Limits.** Everything runs on Colab's CPU: onnxruntime-node has no GPU here, so tasks take seconds to ` +
-          `minutes rather than the walkthrough's T4 times (Florence-2-base-ft is the practical choice). Editor help ` +
+          `**GPU.** The walkthrough's times come from Colab's T4 GPU. Choose *Runtime → Change runtime type → T4 GPU* ` +
+          `before running this notebook: the set-up then installs onnxruntime-node's CUDA provider with ` +
+          `onnxruntime-node's own installer, and the TypeScript cells run on the GPU (the load prints which device it ` +
+          `chose and why). On a CPU runtime tasks take seconds to minutes (Florence-2-base-ft is the practical choice ` +
+          `there).\n\n` +
+          `**Limits.** Editor help ` +
           `inside \`%%typescript\` cells is Python's, not TypeScript's. The set-up takes a few minutes and is lost with ` +
           `the runtime (run it again after *Disconnect and delete runtime*). Downloads (Node.js, npm packages, the ` +
           `model) need the runtime's internet access. A TypeScript error is printed in the cell's output; the next ` +
@@ -378,13 +444,15 @@ function colabNotebook(): NotebookSpec {
       md(
         `## 2. Install Node.js, the npm packages and the kernel\n\n` +
           `\`kernel-setup/colab-install.sh\` installs Node.js 20 from NodeSource when the runtime's Node.js is older, ` +
-          `runs \`npm ci\`, and registers the kernel with this runtime's Jupyter. Steps already done are skipped.`,
+          `runs \`npm ci\`, installs onnxruntime-node's CUDA provider when the runtime has an NVIDIA GPU ` +
+          `(\`${CUDA_INSTALL_COMMAND}\`: onnxruntime-node's own installer, which fetches it from NuGet), and registers ` +
+          `the kernel with this runtime's Jupyter. Steps already done are skipped.`,
       ),
       code(`sh("bash", os.path.join(PROJECT_DIR, "kernel-setup", "colab-install.sh"), PYTHON=sys.executable)`),
       md(
         `## 3. Start the TypeScript kernel\n\n` +
-          `\`FLORENCE2_MODEL\` and \`FLORENCE2_IMAGE\` work as on a desktop: set them in \`os.environ\` before this cell ` +
-          `to use another model or image.`,
+          `\`FLORENCE2_MODEL\`, \`FLORENCE2_IMAGE\` and \`FLORENCE2_DEVICE\` work as on a desktop: set them in ` +
+          `\`os.environ\` before this cell to use another model, image or device.`,
       ),
       code(
         `sys.path.insert(0, os.path.join(PROJECT_DIR, "kernel-setup"))\n` +
@@ -393,10 +461,7 @@ function colabNotebook(): NotebookSpec {
           `from tslab_bridge import show_notebook`,
       ),
       md(`## 4. TypeScript cells\n\nThe same steps as the task notebooks: set-up, model, image, a timed task, its drawing.`),
-      code(
-        `%%typescript\n` +
-          setupCode(COMMON_IMPORTS, []),
-      ),
+      code(`%%typescript\n${setupCode(odTask, LIBRARY_IMPORTS, WALKTHROUGH_IMPORTS)}`),
       code(`%%typescript\n${LOAD_CODE}`),
       code(`%%typescript\n${IMAGE_CODE}`),
       code(`%%typescript\n${runCode(odTask)}\n${drawCode(odTask)}`),

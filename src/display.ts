@@ -10,7 +10,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Drawing, DrawOptions, drawResult, renderImage } from "./draw";
+import { Drawing, DrawOptions, RenderOptions, drawResult, renderImage } from "./draw";
 import type { ImageInput, RgbImage } from "./image";
 import type { TaskResult } from "./postprocess";
 import { runningTslab, TslabDisplay } from "./tslab";
@@ -51,9 +51,9 @@ export function showText(text: string): void {
   else console.log(String(text));
 }
 
-/** Shows the image itself, e.g. before running a task on it. */
-export async function showImage(image: ImageInput | RgbImage, options: ShowOptions = {}): Promise<void> {
-  show(await renderImage(image), options);
+/** Shows the image itself, e.g. before running a task on it; `region` outlines a region task's input on it. */
+export async function showImage(image: ImageInput | RgbImage, options: RenderOptions & ShowOptions = {}): Promise<void> {
+  show(await renderImage(image, options), options);
 }
 
 /**

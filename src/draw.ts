@@ -80,9 +80,20 @@ export async function drawResult(
   return { png: await encodePng(canvas), canvas };
 }
 
-/** The image alone as PNG (for showing the input before a task runs). */
-export async function renderImage(image: ImageInput | RgbImage): Promise<Drawing> {
-  const canvas = canvasWithImage(await toRgbImage(image));
+/** What `renderImage` may draw on the image. */
+export interface RenderOptions {
+  /** A region to outline (dashed, as region tasks' inputs are drawn), in pixels or as its `<loc_..>` tokens. */
+  region?: PixelBox | string;
+}
+
+/** The image as PNG (for showing the input before a task runs), with a region task's input outlined if given. */
+export async function renderImage(image: ImageInput | RgbImage, options: RenderOptions = {}): Promise<Drawing> {
+  const rgb = await toRgbImage(image);
+  const canvas = canvasWithImage(rgb);
+  if (options.region !== undefined) {
+    const size = { width: rgb.width, height: rgb.height };
+    paintRegion(canvas.getContext("2d"), regionBounds(options.region, size), styleFor(size, {}));
+  }
   return { png: await encodePng(canvas), canvas };
 }
 

@@ -19,6 +19,7 @@ import {
   type ModelConfig,
   type PreprocessorConfig,
 } from "./config";
+import { chooseDevice, deviceReport, type DeviceChoice, type DeviceOption, type DeviceReport } from "./device";
 import { resolveDtypes, type Dtype, type ModuleName } from "./dtypes";
 import { generate, runTextEncoder, runVisionEncoder, type GenerateOptions, type GenerationStats } from "./generation";
 import { resolveModelFolder, type ResolveOptions } from "./hub";
@@ -30,6 +31,8 @@ import { getTask } from "./tasks";
 import { Florence2Tokenizer } from "./tokenizer";
 
 export interface LoadOptions extends ResolveOptions, SessionSettings {
+  /** "cpu", "cuda" or "auto" (default: FLORENCE2_DEVICE, else "auto"): see device.ts. Not with executionProviders. */
+  device?: DeviceOption;
   /**
    * Keep the vision encoder's output for the most recent images, keyed by image content, so that several
    * tasks on one image run the vision encoder once: true (default, 4 images), false, or a number of images.
@@ -254,6 +257,7 @@ export class Florence2 {
   private disposed = false;
   private readonly running = new Set<{ controller: AbortController; done: Promise<unknown> }>();
   private readonly featureCache: FeatureCache;
+  private placement!: DeviceChoice;
 
   private constructor(
     /** The local model folder. */
@@ -283,18 +287,29 @@ export class Florence2 {
     if (typeof folderOrId !== "string" || folderOrId === "") {
       throw new Error(`Expected a model folder or Hub id (e.g. "onnx-community/Florence-2-base-ft") but received ${describe(folderOrId)}.`);
     }
-    const { sessionOptions, intraOpNumThreads, executionProviders, cacheImageFeatures, imageOptions, ...resolveOptions } = options;
+    const { sessionOptions, intraOpNumThreads, executionProviders, device, cacheImageFeatures, imageOptions, ...resolveOptions } = options;
     const cacheSize = featureCacheSize(cacheImageFeatures);
     resolveDtypes(options.dtype); // an unknown dtype fails before any download
+    const placement = await chooseDevice(device, executionProviders); // so does a device that can't be had
     const folder = await resolveModelFolder(folderOrId, resolveOptions);
     const config = readModelConfig(folder);
     const generationConfig = readGenerationConfig(folder);
     const preprocessorConfig = readPreprocessorConfig(folder);
     const tokenizer = Florence2Tokenizer.fromFolder(folder);
     checkTokenizerFits(tokenizer, config.vocabSize, folder);
-    const sessions = await openSessions(folder, config, { dtype: options.dtype, sessionOptions, intraOpNumThreads, executionProviders });
+    const sessions = await openSessions(folder, config, {
+      dtype: options.dtype, sessionOptions, intraOpNumThreads, executionProviders: placement.executionProviders,
+    });
     const standIn = readIsStandIn(folder);
-    return new Florence2(folder, config, generationConfig, preprocessorConfig, tokenizer, sessions, cacheSize, imageOptions ?? {}, standIn);
+    const model = new Florence2(folder, config, generationConfig, preprocessorConfig, tokenizer, sessions, cacheSize, imageOptions ?? {}, standIn);
+    model.placement = placement;
+    return model;
+  }
+
+  /** Where the model runs: the device chosen at load and why (`summary`), and each session's execution providers. */
+  get device(): DeviceReport {
+    const s = this.sessions;
+    return deviceReport(this.placement, { vision_encoder: s.vision, embed_tokens: s.embed, encoder_model: s.encoder, decoder_model_merged: s.decoder });
   }
 
   /** The dtype each module was loaded with. */

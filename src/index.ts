@@ -7,7 +7,11 @@
  *   features + embeddings --encoder_model--> encoder states --generation.ts (+ beam-search.ts, logits.ts)--> ids
  *   ids      --tokenizer.ts--> text --postprocess.ts--> the reference's structured result
  *   result   --draw.ts-->      PNG --display.ts--> notebook
- * florence2.ts wires these together; sessions.ts opens the ONNX graphs; hub.ts downloads and caches models.
+ * florence2.ts wires these together; sessions.ts opens the ONNX graphs (device.ts picks CPU or CUDA for them);
+ * hub.ts downloads and caches models; live-progress.ts shows a task's tokens as they come.
+ *
+ * The walkthrough app (`npm start`, the notebooks' inputs and timing table) is src/walkthrough/, built on this entry;
+ * the stand-in model generator for tests is src/standin/.
  */
 export { Florence2 } from "./florence2";
 export type { LoadOptions, RunOptions, RunOutput, RunTimings, ImageFeatures, GenerateOutput } from "./florence2";
@@ -15,6 +19,10 @@ export type { EarlyStopping } from "./beam-search";
 export type { GenerationStats } from "./generation";
 export { defaultSessionOptions, float16ToFloat32, float32ToFloat16 } from "./sessions";
 export type { SessionSettings } from "./sessions";
+export { chooseDevice, DeviceError, DEVICE_OPTIONS, DEVICE_ENV, CUDA_INSTALL_COMMAND } from "./device";
+export type { DeviceOption, DeviceChoice, DeviceReport, DeviceProbe } from "./device";
+export { liveProgress, formatLiveLine } from "./live-progress";
+export type { LiveProgress, LiveProgressOptions, LiveProgressMode, LiveProgressStats } from "./live-progress";
 
 export { TASKS, WALKTHROUGH_TASKS, findTask, getTask } from "./tasks";
 export type { TaskSpec, ResultKind, TaskInput } from "./tasks";
@@ -34,14 +42,15 @@ export type {
 } from "./postprocess";
 
 export { drawResult, renderImage, labelColor, textColorOn, PALETTE } from "./draw";
-export type { DrawOptions, Drawing } from "./draw";
+export type { DrawOptions, Drawing, RenderOptions } from "./draw";
 export { show, showImage, showResult, showText, inTslab } from "./display";
 export type { ShowOptions } from "./display";
 export { time, startTimer, formatTime, formatCellTimes } from "./timing";
 export type { CellTimes, Timed, TimeOptions, Timer } from "./timing";
 
 export {
-  resolveModelFolder, HubError, modelCacheFolder, defaultCacheDir, requiredFiles, FLORENCE2_MODELS, DEFAULT_MODEL,
+  resolveModelFolder, HubError, modelCacheFolder, defaultCacheDir, requiredFiles, downloadToFile, FLORENCE2_MODELS,
+  DEFAULT_MODEL,
 } from "./hub";
 export type { ResolveOptions, HubErrorCode } from "./hub";
 export type { ProgressOption, ProgressSnapshot } from "./progress";
@@ -49,13 +58,6 @@ export type { ProgressOption, ProgressSnapshot } from "./progress";
 export { DTYPE_SUFFIX, MODULES, resolveDtypes, onnxFilePath } from "./dtypes";
 export type { Dtype, DtypeOption, ModuleName } from "./dtypes";
 export {
-  readModelConfig, readGenerationConfig, readPreprocessorConfig, readModelJson, readIsStandIn, DEFAULT_PREPROCESSOR_CONFIG,
+  readModelConfig, readGenerationConfig, readPreprocessorConfig, readModelJson, DEFAULT_PREPROCESSOR_CONFIG,
 } from "./config";
 export type { ModelConfig, GenerationConfig, PreprocessorConfig } from "./config";
-
-export { SEED_TIMINGS, SEED_SETUP, seedWallSeconds, seedCpuTotalSeconds } from "./seed-timings";
-export type { SeedTiming } from "./seed-timings";
-export {
-  WALKTHROUGH_INPUTS, walkthroughInput, SAMPLE_IMAGE_URL, SAMPLE_IMAGE_SIZE, STANDIN_NOTE, timingTable,
-} from "./walkthrough";
-export type { TaskRun } from "./walkthrough";

@@ -8,6 +8,7 @@ import * as path from "node:path";
 import * as ort from "onnxruntime-node";
 import { DTYPE_SUFFIX, MODULES, onnxFilePath, resolveDtypes, type Dtype, type DtypeOption, type ModuleName } from "./dtypes";
 import type { ModelConfig } from "./config";
+import { providerNames } from "./device";
 
 export type SessionOptions = ort.InferenceSession.SessionOptions;
 export type ExecutionProvider = ort.InferenceSession.ExecutionProviderConfig;
@@ -265,6 +266,8 @@ export interface ModuleSession {
   file: string;
   session: ort.InferenceSession;
   types: CheckedTypes;
+  /** The execution providers the session was created with, preferred first (see device.ts). */
+  executionProviders: string[];
 }
 
 export interface Florence2Sessions {
@@ -326,7 +329,8 @@ async function openModule(
     );
   }
   try {
-    return { module, dtype, file, session, types: checkContract(session, module, config, relative) };
+    const executionProviders = providerNames(options.executionProviders);
+    return { module, dtype, file, session, types: checkContract(session, module, config, relative), executionProviders };
   } catch (err) {
     await session.release();
     throw err;

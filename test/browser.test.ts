@@ -12,7 +12,8 @@ import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import sharp from "sharp";
-import { WALKTHROUGH_GENERATION, taskNotebookFile } from "../notebooks/generate";
+import { taskNotebookFile } from "../notebooks/generate";
+import { WALKTHROUGH_SETTINGS } from "../src/walkthrough/steps";
 import { labelColor } from "../src/draw";
 import { Florence2 } from "../src/florence2";
 import { loadImageRgb } from "../src/image";
@@ -115,7 +116,7 @@ describe("browser: classic Jupyter Notebook + headless Chromium, Run All", funct
     // What the notebook must draw: the library's own result for the same model, image and settings.
     const image = await loadImageRgb(fixtures.imagePath);
     const model = await Florence2.load(fixtures.modelFolder);
-    const result = (await model.run(image, TASK.token, undefined, { ...WALKTHROUGH_GENERATION })).result[TASK.token] as BoxesResult;
+    const result = (await model.run(image, TASK.token, undefined, { ...WALKTHROUGH_SETTINGS })).result[TASK.token] as BoxesResult;
     await model.dispose();
     const [x1, y1, x2, y2] = result.bboxes[0];
     assert.ok(x2 - x1 > 100 && y2 - y1 > 100, `the stand-in's first box is large enough to find: ${result.bboxes[0]}`);

@@ -6,21 +6,23 @@
  * script, registers the kernel, runs `%%typescript` cells and a whole task notebook.
  */
 import { strict as assert } from "node:assert";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import * as net from "node:net";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { KERNEL_DISPLAY_NAME, KERNEL_NAME } from "../kernel-setup/kernel";
-import { WALKTHROUGH_GENERATION } from "../notebooks/generate";
+import { WALKTHROUGH_SETTINGS } from "../src/walkthrough/steps";
 import { Florence2 } from "../src/florence2";
 import { WALKTHROUGH_TASKS } from "../src/tasks";
-import { STANDIN_NOTE } from "../src/walkthrough";
+import { STANDIN_NOTE } from "../src/walkthrough/standin-note";
 import {
   REPO_ROOT,
   SYSTEM_PYTHON,
   cellPngs,
   cellSource,
   executeNotebook,
+  joined,
   jupyterMissing,
   streamText,
   writeNotebookFixtures,
@@ -268,12 +270,16 @@ describe("kernel-setup/colab_setup.ipynb, run here on a local copy of the projec
 
     // %%typescript cells: the task's result as the library gives it, marked as a stand-in's, and its drawing.
     const task = WALKTHROUGH_TASKS.find((t) => t.resultKind === "description_with_bboxes") ?? WALKTHROUGH_TASKS[0];
-    const taskCell = codeCell("const TASK");
+    const taskCell = codeCell("liveProgress(");
     assert.match(cellSource(taskCell), /^%%typescript\n/);
+    assert.match(streamText(install, "stdout"), /== No NVIDIA GPU in this runtime|== NVIDIA GPU/);
+    assert.match(streamText(codeCell("Florence2.load("), "stdout"), /^Device: CPU \(.+\); auto: /m);
     const model = await Florence2.load(fixtures.modelFolder);
-    const expected = await model.run(fixtures.imagePath, task.token, undefined, { ...WALKTHROUGH_GENERATION });
+    const expected = await model.run(fixtures.imagePath, task.token, undefined, { ...WALKTHROUGH_SETTINGS });
     await model.dispose();
-    assert.ok(streamText(taskCell, "stdout").includes(`${STANDIN_NOTE} ${JSON.stringify(expected.result)}`), streamText(taskCell, "stdout"));
+    // The result is printed, or left in the live progress entry when the run was long enough to show one.
+    const shownText = (taskCell.outputs ?? []).map((o) => (o.output_type === "stream" ? joined(o.text) : joined(o.data?.["text/plain"]))).join("\n");
+    assert.ok(shownText.includes(`${STANDIN_NOTE} ${JSON.stringify(expected.result)}`), shownText);
     assert.match(streamText(taskCell, "stdout"), /CPU times: user .+\nWall time: .+/);
     assert.equal(cellPngs(taskCell).length, 1);
 
@@ -284,5 +290,144 @@ describe("kernel-setup/colab_setup.ipynb, run here on a local copy of the projec
     assert.ok(markdown.length > 5, "the notebook's cells are shown");
     assert.equal(cellPngs(shown).length, 2, "the image and the drawing");
     assert.ok(streamText(shown, "stdout").includes(STANDIN_NOTE));
+  });
+});
+
+describe("kernel-setup/colab-install.sh: onnxruntime-node's CUDA provider where there is a GPU", function () {
+  this.timeout(120_000);
+  let tmp: string;
+
+  before(function () {
+    const missing = jupyterMissing(["jupyter_client", "jupyter_core"]);
+    if (missing) {
+      console.log(`      skipped: ${missing}`);
+      this.skip();
+    }
+  });
+
+  after(() => {
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  /**
+   * Runs the install script from the project folder with a private Jupyter and HOME. `gpu` puts a fake nvidia-smi
+   * first on PATH that names one; onnxruntime-node's installer then reaches for NuGet through `proxy`, a local port
+   * that records the request and closes, so nothing is downloaded whatever the machine's network.
+   */
+  function runInstall(gpu: string | undefined, proxy: string): Promise<CliRun> {
+    tmp ??= fs.mkdtempSync(path.join(os.tmpdir(), "colab-install-test-"));
+    const bin = path.join(tmp, gpu ? "bin-gpu" : "bin-none");
+    fs.mkdirSync(bin, { recursive: true });
+    if (gpu) {
+      const smi = path.join(bin, "nvidia-smi");
+      fs.writeFileSync(smi, `#!/bin/sh\n[ "$1" = "--query-gpu=name" ] && echo "${gpu}"\nexit 0\n`);
+      fs.chmodSync(smi, 0o755);
+    }
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PATH: `${bin}${path.delimiter}${path.dirname(process.execPath)}${path.delimiter}/usr/bin:/bin`,
+      HOME: path.join(tmp, "home"),
+      JUPYTER_DATA_DIR: path.join(tmp, "data"),
+      JUPYTER_CONFIG_DIR: path.join(tmp, "config"),
+      JUPYTER_RUNTIME_DIR: path.join(tmp, "runtime"),
+      IPYTHONDIR: path.join(tmp, "ipython"),
+      PYTHON: SYSTEM_PYTHON,
+      GLOBAL_AGENT_HTTP_PROXY: proxy,
+      GLOBAL_AGENT_HTTPS_PROXY: proxy,
+    };
+    delete env.JUPYTER_PATH;
+    delete env.FLORENCE2_DEVICE;
+    fs.mkdirSync(env.HOME as string, { recursive: true });
+    // Asynchronously: the proxy that receives the installer's request lives in this process.
+    const child = spawn("bash", [path.join(REPO_ROOT, "kernel-setup", "colab-install.sh")], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    return new Promise((resolve) => child.on("close", (status) => resolve({ status, stdout, stderr })));
+  }
+
+  it("on a GPU runtime runs onnxruntime-node's own installer (cuda12, from NuGet) and, when it fails, goes on with the CPU", async function () {
+    if (fs.existsSync(path.join(REPO_ROOT, "node_modules", "onnxruntime-node", "bin", "napi-v6", "linux", "x64", "libonnxruntime_providers_cuda.so"))) {
+      console.log("      skipped: the CUDA provider is installed here, so the script would not run the installer");
+      this.skip();
+    }
+    if (`${process.platform}/${process.arch}` !== "linux/x64") this.skip();
+    const requests: string[] = [];
+    const proxy = net.createServer((socket) => socket.once("data", (d) => (requests.push(d.toString().split("\r\n")[0]), socket.destroy())));
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
+      const run = await runInstall("Tesla T4", url);
+      assert.equal(run.status, 0, run.stderr + run.stdout);
+      assert.match(run.stdout, /== NVIDIA GPU \(Tesla T4\): installing onnxruntime-node's CUDA 12 provider with its own installer\n {3}\(ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules\/onnxruntime-node\/script\/install\.js\)/);
+      assert.match(run.stderr, /WARNING: onnxruntime-node's CUDA provider could not be installed \(see above\): the notebooks run on the CPU\./);
+      // The device line comes from the library's own choice, which read the fake nvidia-smi.
+      assert.match(run.stdout, /== Device check: Device: CPU \(.+\); auto: found Tesla T4, but onnxruntime-node's CUDA provider is not installed/);
+      assert.match(run.stdout, /== Registering the TypeScript kernel/);
+    } finally {
+      await new Promise((resolve) => proxy.close(resolve));
+    }
+    assert.ok(requests.some((r) => r.startsWith("CONNECT api.nuget.org:443")), `the installer went for NuGet: ${JSON.stringify(requests)}`);
+  });
+
+  it("without a GPU says so and installs nothing", async function () {
+    const run = await runInstall(undefined, "http://127.0.0.1:9");
+    assert.equal(run.status, 0, run.stderr + run.stdout);
+    assert.match(run.stdout, /== No NVIDIA GPU in this runtime: the notebooks run on the CPU \(on Colab: Runtime > Change runtime type > T4 GPU\)/);
+    assert.doesNotMatch(run.stdout, /installing onnxruntime-node's CUDA/);
+    assert.match(run.stdout, /== Device check: Device: CPU \(.+\); auto: no NVIDIA GPU found/);
+  });
+});
+
+describe("kernel-setup/tslab_bridge.py", function () {
+  before(function () {
+    const missing = jupyterMissing(["IPython", "jupyter_client"]);
+    if (missing) {
+      console.log(`      skipped: ${missing}`);
+      this.skip();
+    }
+  });
+
+  function python(code: string, env: NodeJS.ProcessEnv = process.env): string {
+    const run = spawnSync(SYSTEM_PYTHON, ["-c", `import sys; sys.path.insert(0, ${JSON.stringify(path.join(REPO_ROOT, "kernel-setup"))})\n${code}`], { env, encoding: "utf8" });
+    assert.equal(run.status, 0, run.stderr);
+    return run.stdout;
+  }
+
+  it("passes display entries on with their id, so that the kernel's updates overwrite them (the live progress line)", function () {
+    const out = python(`
+import json, IPython.display, tslab_bridge
+calls = []
+IPython.display.display = lambda *objs, **kw: calls.append([objs[0], kw])
+msg = lambda kind, text, id=None: {"header": {"msg_type": kind}, "content": {"data": {"text/plain": text}, "metadata": {}, "transient": {"display_id": id} if id else {}}}
+tslab_bridge.show_output(msg("display_data", "picture"))
+tslab_bridge.show_output(msg("display_data", "<OD>: 5 tokens", "p1"))
+tslab_bridge.show_output(msg("update_display_data", "<OD>: 9 tokens", "p1"))
+tslab_bridge.show_output(msg("update_display_data", "the result", "p1"))
+tslab_bridge.show_output(msg("update_display_data", "no id, nothing to update"))
+print(json.dumps(calls))
+`);
+    assert.deepEqual(JSON.parse(out), [
+      [{ "text/plain": "picture" }, { raw: true }],
+      [{ "text/plain": "<OD>: 5 tokens" }, { raw: true, metadata: {}, display_id: "p1", update: false }],
+      [{ "text/plain": "<OD>: 9 tokens" }, { raw: true, metadata: {}, display_id: "p1", update: true }],
+      [{ "text/plain": "the result" }, { raw: true, metadata: {}, display_id: "p1", update: true }],
+    ]);
+  });
+
+  it("puts the nvidia-* packages' library folders (CUDA, cuDNN) on the kernels' LD_LIBRARY_PATH when the Python has them", function () {
+    const site = fs.mkdtempSync(path.join(os.tmpdir(), "bridge-nvidia-"));
+    try {
+      for (const pkg of ["cublas", "cudnn"]) fs.mkdirSync(path.join(site, "nvidia", pkg, "lib"), { recursive: true });
+      fs.mkdirSync(path.join(site, "nvidia", "not_a_library"), { recursive: true });
+      const code = `import json, tslab_bridge\nprint(json.dumps(tslab_bridge.kernel_environment({"LD_LIBRARY_PATH": "/usr/local/cuda/lib64"})["LD_LIBRARY_PATH"]))`;
+      const withPackages = JSON.parse(python(code, { ...process.env, PYTHONPATH: site }));
+      assert.equal(withPackages, [path.join(site, "nvidia", "cublas", "lib"), path.join(site, "nvidia", "cudnn", "lib"), "/usr/local/cuda/lib64"].join(":"));
+      const without = JSON.parse(python(code));
+      assert.equal(without, "/usr/local/cuda/lib64");
+    } finally {
+      fs.rmSync(site, { recursive: true, force: true });
+    }
   });
 });

@@ -3,7 +3,7 @@
  * real weights can't be downloaded. `writeStandInModel` writes a folder that any loader takes for the
  * onnx-community export (the same file names, input/output names, dtypes, symbolic dims, `If`-merged decoder, JSON
  * and tokenizer files) but whose weights are random. Anything that prints a stand-in's results must say they come
- * from random weights (config.json's `stand_in` entry marks the folder; see `readIsStandIn` in config.ts).
+ * from random weights (config.json's `stand_in` entry marks the folder; `isStandInFolder` in marker.ts reads it).
  *
  *   const info = await writeStandInModel(dir, { script: tokenizer.encode("car<loc_1><loc_2><loc_3><loc_4>") });
  *   const model = await Florence2.load(info.folder);
@@ -20,6 +20,7 @@ import { configJson, generationConfigJson, holdsRealModel, preprocessorConfigJso
 import { realTokenizerAvailable, writeTokenizer } from "./tokenizer";
 
 export { ADDED_TOKENS, realTokenizerAvailable, realTokenizerDir } from "./tokenizer";
+export { isStandInFolder } from "./marker";
 export { SCRIPT_LOGIT, RESTRICTED_OUT } from "./text";
 export { SIZES, type StandInSize } from "./sizes";
 

@@ -8,7 +8,7 @@
  */
 import type { PixelBox } from "../../src/prompts";
 import { WALKTHROUGH_TASKS, getTask, type TaskSpec } from "../../src/tasks";
-import { SAMPLE_IMAGE_SIZE, walkthroughInput } from "../../src/walkthrough";
+import { SAMPLE_IMAGE_SIZE, walkthroughInput } from "../../src/walkthrough/index";
 import type { WorkloadSpec } from "./protocol";
 
 /** Generated tokens per task on the seed photo (the "estimated on the seed photo" column of SEED_TIMINGS.md). */

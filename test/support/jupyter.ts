@@ -187,12 +187,28 @@ export const STAND_IN_ANSWER = "car<loc_100><loc_150><loc_600><loc_450><loc_300>
 export const FIXTURE_IMAGE_SIZE = { width: 1600, height: 1066 };
 /** Mid grey: far from every drawing colour, so a screenshot's coloured pixels are the drawing's. */
 export const FIXTURE_IMAGE_COLOR = [128, 128, 128] as const;
+/** The stand-in for the market photo (sample2.jpg) in a photo cache: another grey, so the two can't be confused. */
+export const FIXTURE_MARKET_COLOR = [100, 100, 140] as const;
 
 export interface NotebookFixtures {
   modelFolder: string;
   imagePath: string;
   /** FLORENCE2_MODEL and FLORENCE2_IMAGE pointing at them. */
   env: NodeJS.ProcessEnv;
+}
+
+/**
+ * A model cache folder holding the walkthrough's two photos as generated images of their size (so notebooks and
+ * `npm start` find them cached and download nothing): FLORENCE2_CACHE=cacheDir.
+ */
+export async function writePhotoCache(dir: string): Promise<{ cacheDir: string; street: string; market: string }> {
+  const { writeTestImage } = await import("./images");
+  const cacheDir = path.join(dir, "photo-cache");
+  const samples = path.join(cacheDir, "samples");
+  fs.mkdirSync(samples, { recursive: true });
+  const write = (name: string, color: readonly [number, number, number]) =>
+    writeTestImage({ ...FIXTURE_IMAGE_SIZE, pattern: "solid", color, format: "jpeg", dir: samples, name });
+  return { cacheDir, street: await write("sample.jpg", FIXTURE_IMAGE_COLOR), market: await write("sample2.jpg", FIXTURE_MARKET_COLOR) };
 }
 
 /**

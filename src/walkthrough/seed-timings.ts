@@ -1,12 +1,14 @@
 /**
  * The seed's per-task timing table: what the Colab walkthrough (Florence-2-Colaboratory-Sample, MIT) printed
  * with IPython's `%%time` for each task. Kept in code because users' clones do not have the reference folder
- * it comes from (../shared/SEED_TIMINGS.md); the strings are exactly as IPython printed them.
+ * it comes from; the strings are exactly as IPython printed them.
  */
 
 /** How the seed's figures were measured, for table headers. */
 export const SEED_SETUP =
-  "Colab T4 GPU, PyTorch, Florence-2-large, num_beams=3, max_new_tokens=1024, 1600x1066 photo";
+  "Colab T4 GPU, PyTorch, Florence-2-large, num_beams=3, max_new_tokens=1024, 1600x1066 photos";
+/** The seed's device, for column headers and chart legends. */
+export const SEED_DEVICE = "T4";
 
 /** One task's `%%time` output: `CPU times: user <user>, sys: <sys>, total: <total>` and `Wall time: <wall>`. */
 export interface SeedTiming {

@@ -1,11 +1,11 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { SEED_TIMINGS, parseIPythonTime, seedCpuTotalSeconds, seedWallSeconds } from "../src/seed-timings";
-import { WALKTHROUGH_TASKS } from "../src/tasks";
-import { formatTime } from "../src/timing";
+import { SEED_TIMINGS, parseIPythonTime, seedCpuTotalSeconds, seedWallSeconds } from "../../src/walkthrough/seed-timings";
+import { WALKTHROUGH_TASKS } from "../../src/tasks";
+import { formatTime } from "../../src/timing";
 
-const SHARED = path.resolve(__dirname, "..", "..", "shared");
+const SHARED = path.resolve(__dirname, "..", "..", "..", "shared");
 
 describe("seed-timings: the walkthrough's %%time table", function () {
   it("has one row per walkthrough task, in the walkthrough's order", function () {

@@ -1,0 +1,185 @@
+/**
+ * A live line while a task generates, built on the `onToken` run option: tokens so far, tokens per second and the
+ * text decoded so far (its end, shortened), updated in place, then replaced by the result.
+ *
+ *   const progress = liveProgress({ label: "<OD>", tokenizer: model.tokenizer });
+ *   const out = await model.run(image, "<OD>", undefined, { onToken: progress.onToken });
+ *   progress.done(JSON.stringify(out.result));
+ *
+ * Where it shows ("auto"): in a tslab notebook, one display entry that is overwritten (tslab's `newDisplay()`) and
+ * finally holds the result, so a saved notebook keeps the result and no progress; on a terminal, one line on stderr
+ * redrawn with `\r` and cleared at the end; in a log or a pipe, a plain line every few seconds for long tasks only.
+ * A run that ends before the first update shows nothing but the result, as if there were no progress.
+ *
+ * Cost: `onToken` counts and reads the clock; decoding and drawing happen at most every 100 ms (terminal) or
+ * 500 ms (notebook: each update is a message to the browser), so a decoder step pays almost nothing.
+ */
+import { runningTslab, type TslabDisplay } from "./tslab";
+
+export type LiveProgressMode = "auto" | "notebook" | "terminal" | "lines" | "silent";
+
+export interface LiveProgressOptions {
+  /** What runs, e.g. the task token; starts the line. */
+  label?: string;
+  /** "auto" (default), a mode, or false for "silent" (quiet: only `done(text)` prints). */
+  mode?: LiveProgressMode | boolean;
+  /** Turns the ids so far into text (`model.tokenizer`); without it the line shows counts only. */
+  tokenizer?: { decode(ids: readonly number[]): string };
+  /** Where the terminal line and the plain lines go (default stderr). */
+  stream?: Pick<NodeJS.WriteStream, "write"> & { isTTY?: boolean; columns?: number };
+  /** Where `done(text)` prints when there is no notebook entry to hold it (default console.log). */
+  print?: (text: string) => void;
+  /** Milliseconds between updates; defaults per mode (terminal 100, notebook 500, lines 10000). */
+  intervalMs?: number;
+  /** The clock in milliseconds (tests). */
+  now?: () => number;
+}
+
+export interface LiveProgressStats {
+  /** Tokens generated so far (the decoder start token not counted). */
+  tokens: number;
+  seconds: number;
+  /** 0 until some time has passed. */
+  tokensPerSecond: number;
+}
+
+export interface LiveProgress {
+  /** Pass as the `onToken` run option. */
+  readonly onToken: (ids: readonly number[]) => void;
+  /**
+   * Ends the line. In a notebook the entry that showed progress now shows `text`; elsewhere the line is cleared
+   * and `text` is printed (`print`). Without `text`, the progress just goes away.
+   */
+  done(text?: string): void;
+  /** The counts so far. */
+  stats(): LiveProgressStats;
+  /** How many times the line was drawn (tests and measurements). */
+  readonly updates: number;
+}
+
+const INTERVAL_MS: Record<Exclude<LiveProgressMode, "auto" | "silent">, number> = { terminal: 100, notebook: 500, lines: 10_000 };
+/** The decoded text is shortened to its last this many characters (fewer on a narrow terminal). */
+const TEXT_TAIL = 80;
+const SPECIAL_TOKENS = /<\/?s>|<pad>/g;
+
+/** Where the line goes; `finish` returns whether it showed `text` itself. */
+interface Surface {
+  show(line: string): void;
+  finish(text: string | undefined): boolean;
+  width?: number;
+}
+
+export function liveProgress(options: LiveProgressOptions = {}): LiveProgress {
+  const now = options.now ?? (() => performance.now());
+  const print = options.print ?? ((text: string) => console.log(text));
+  const stream = options.stream ?? process.stderr;
+  const mode = resolveMode(options.mode, stream);
+  const interval = options.intervalMs ?? (mode === "silent" ? Infinity : INTERVAL_MS[mode]);
+  const started = now();
+  let lastDraw = started;
+  let tokens = 0;
+  let lastIds: readonly number[] = [];
+  let surface: Surface | undefined;
+  let updates = 0;
+  let finished = false;
+
+  const stats = (): LiveProgressStats => {
+    const seconds = (now() - started) / 1000;
+    return { tokens, seconds, tokensPerSecond: seconds > 0.05 ? tokens / seconds : 0 };
+  };
+
+  const draw = () => {
+    if (mode === "silent") return;
+    surface ??= openSurface(mode, stream);
+    const text = options.tokenizer ? options.tokenizer.decode(lastIds) : undefined;
+    surface.show(formatLiveLine(options.label, stats(), text, surface.width));
+    updates++;
+  };
+
+  return {
+    onToken(ids: readonly number[]) {
+      if (finished) return;
+      // The ids start with the decoder start token; a beam search reports its best live beam.
+      tokens = Math.max(0, ids.length - 1);
+      lastIds = ids;
+      if (mode === "silent") return;
+      const time = now();
+      if (time - lastDraw < interval) return;
+      lastDraw = time;
+      draw();
+    },
+    done(text?: string) {
+      if (finished) return;
+      finished = true;
+      const shown = surface ? surface.finish(text) : false;
+      if (!shown && text !== undefined) print(text);
+    },
+    stats,
+    get updates() {
+      return updates;
+    },
+  };
+}
+
+function resolveMode(option: LiveProgressOptions["mode"], stream: { isTTY?: boolean }): Exclude<LiveProgressMode, "auto"> {
+  const mode = option === undefined || option === true ? "auto" : option === false ? "silent" : option;
+  const valid: readonly string[] = ["auto", "notebook", "terminal", "lines", "silent"];
+  if (!valid.includes(mode)) {
+    throw new Error(`Unknown live progress mode ${JSON.stringify(option)}. Expected true, false, or one of: ${valid.join(", ")}.`);
+  }
+  if (mode !== "auto" && mode !== "notebook") return mode;
+  if (runningTslab()) return "notebook";
+  if (mode === "notebook") return "lines";
+  return stream.isTTY ? "terminal" : "lines";
+}
+
+function openSurface(mode: Exclude<LiveProgressMode, "auto" | "silent">, stream: NonNullable<LiveProgressOptions["stream"]>): Surface {
+  if (mode === "notebook") {
+    const tslab = runningTslab();
+    if (tslab) return notebookSurface(tslab.newDisplay());
+    mode = "lines"; // the cell ended meanwhile
+  }
+  if (mode === "terminal") {
+    let drawn = false;
+    return {
+      width: Math.max(40, (stream.columns ?? 100) - 1),
+      show(line) {
+        stream.write(`\r${line}\x1b[K`);
+        drawn = true;
+      },
+      finish() {
+        if (drawn) stream.write("\r\x1b[K");
+        return false;
+      },
+    };
+  }
+  return {
+    show: (line) => stream.write(`${line}\n`),
+    finish: () => false,
+  };
+}
+
+/** The entry tslab's `newDisplay()` gave: each `text` overwrites it (update_display_data). */
+function notebookSurface(display: Pick<TslabDisplay, "text">): Surface {
+  return {
+    show: (line) => display.text(line),
+    finish(text) {
+      display.text(text ?? "");
+      return text !== undefined;
+    },
+  };
+}
+
+/**
+ * `<OD>: 88 tokens, 38.1 tokens/s, 2.3 s | …the end of the text so far`, at most `width` characters.
+ */
+export function formatLiveLine(label: string | undefined, stats: LiveProgressStats, text: string | undefined, width?: number): string {
+  const rate = stats.tokensPerSecond > 0 ? `${stats.tokensPerSecond.toFixed(1)} tokens/s` : "– tokens/s";
+  const head = `${label ? `${label}: ` : ""}${stats.tokens} tokens, ${rate}, ${stats.seconds.toFixed(1)} s`;
+  if (text === undefined) return width ? head.slice(0, width) : head;
+  const clean = text.replace(SPECIAL_TOKENS, "").replace(/\s+/g, " ").trim();
+  const room = Math.min(TEXT_TAIL, width ? width - head.length - 3 : TEXT_TAIL);
+  if (room < 8) return width ? head.slice(0, width) : head;
+  const tail = clean.length > room ? `…${clean.slice(clean.length - room + 1)}` : clean;
+  return `${head} | ${tail}`;
+}
