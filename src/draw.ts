@@ -92,7 +92,8 @@ export async function renderImage(image: ImageInput | RgbImage, options: RenderO
   const canvas = canvasWithImage(rgb);
   if (options.region !== undefined) {
     const size = { width: rgb.width, height: rgb.height };
-    paintRegion(canvas.getContext("2d"), regionBounds(options.region, size), styleFor(size, {}));
+    const overlay: Overlay = { polygons: [], boxes: [], labels: [], regions: [regionBounds(options.region, size)], caption: "" };
+    paintOverlay(canvas.getContext("2d"), overlay, styleFor(size, {}), false);
   }
   return { png: await encodePng(canvas), canvas };
 }

@@ -407,5 +407,23 @@ describe("draw", () => {
       assert.deepEqual(pixels.at(3, 2), [255, 0, 0]);
       assert.deepEqual(pixels.at(0, 0), [10, 200, 30]);
     });
+
+    it("outlines a region on the image as drawResult outlines a region task's input, and nothing else", async () => {
+      // Not grey: a 1 px white dash centred on a pixel edge blends with the black line under it into mid grey.
+      const background: Rgb = [40, 120, 200];
+      const image = plainImage(200, 150, background);
+      const region = { x1: 40, y1: 30, x2: 160, y2: 120 };
+      const spec = taskOfKind("polygons", "region");
+      const withResult = await drawResult(image, spec.token, { [spec.token]: { polygons: [], labels: [] } }, { region });
+      const outlined = await renderImage(image, { region });
+      assert.ok(outlined.png.equals(withResult.png), "the same dashed outline as on a drawn result with no shapes");
+      const pixels = await decodePng(outlined.png);
+      const changedOnLeft = countInRect(pixels, { x1: 40, y1: 30, x2: 40, y2: 120 }, (p) => !same(p, background));
+      assert.ok(changedOnLeft > 80, `left edge: ${changedOnLeft} px changed`);
+      assert.equal(countInRect(pixels, { x1: 46, y1: 36, x2: 154, y2: 114 }, (p) => !same(p, background)), 0, "inside");
+      assert.equal(countInRect(pixels, { x1: 0, y1: 0, x2: 30, y2: 20 }, (p) => !same(p, background)), 0, "outside");
+      const asTokens = await renderImage(image, { region: "<loc_200><loc_200><loc_800><loc_800>" });
+      assert.ok(!asTokens.png.equals((await renderImage(image)).png), "loc tokens are outlined too");
+    });
   });
 });

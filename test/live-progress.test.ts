@@ -44,11 +44,14 @@ describe("live-progress", function () {
       assert.equal(narrow.length, 60);
       assert.ok(narrow.endsWith("j"));
       assert.equal(formatLiveLine("<OCR>", stats, "text", 30), "<OCR>: 88 tokens, 38.3 tokens/");
+      const locs = Array.from({ length: 20 }, (_, i) => `<loc_${100 + i}>`).join("");
+      const cut = formatLiveLine("<OD>", stats, `car${locs}`);
+      assert.ok(/ \| …<loc_\d+>/.test(cut) && cut.endsWith("<loc_119>"), `starts at a whole loc token: ${cut}`);
     });
   });
 
   describe("on a terminal", function () {
-    it("redraws one line with \\r at most every 100 ms, decoding only then, and clears it for the result", function () {
+    it("redraws one line with \\r at most every 200 ms, decoding only then and only the last ids, and clears it for the result", function () {
       const { writes, stream } = fakeStream(true);
       const clock = fakeClock();
       const printed: string[] = [];
@@ -58,19 +61,19 @@ describe("live-progress", function () {
         clock.advance(1);
         p.onToken(idsOf(n));
       }
-      assert.equal(p.updates, 10, "1000 steps of 1 ms: one update per 100 ms");
-      assert.equal(calls.length, 10, "the text is decoded only when drawn");
-      assert.equal(writes.length, 10);
+      assert.equal(p.updates, 5, "1000 steps of 1 ms: one update per 200 ms");
+      assert.deepEqual(calls, [40, 40, 40, 40, 40], "the last 40 ids decoded, only when drawn");
+      assert.equal(writes.length, 5);
       for (const w of writes) assert.match(w, /^\r<OD>: \d+ tokens, [\d.]+ tokens\/s, [\d.]+ s \| word\d+ and more\x1b\[K$/);
-      assert.match(writes[9], /^\r<OD>: 1000 tokens, 1000\.0 tokens\/s, 1\.0 s/);
+      assert.match(writes[4], /^\r<OD>: 1000 tokens, 1000\.0 tokens\/s, 1\.0 s/);
       assert.deepEqual(p.stats(), { tokens: 1000, seconds: 1, tokensPerSecond: 1000 });
       p.done("RESULT");
-      assert.equal(writes[10], "\r\x1b[K");
+      assert.equal(writes[5], "\r\x1b[K");
       assert.deepEqual(printed, ["RESULT"]);
       p.done("again");
       p.onToken(idsOf(2000));
       assert.deepEqual(printed, ["RESULT"], "done once");
-      assert.equal(writes.length, 11);
+      assert.equal(writes.length, 6);
     });
 
     it("leaves no trace when the run ends before the first update", function () {
@@ -79,7 +82,7 @@ describe("live-progress", function () {
       const printed: string[] = [];
       const p = liveProgress({ label: "<CAPTION>", stream, now: clock.now, print: (t) => printed.push(t) });
       for (let n = 1; n <= 20; n++) {
-        clock.advance(4);
+        clock.advance(9);
         p.onToken(idsOf(n));
       }
       p.done("A caption.");
@@ -130,6 +133,7 @@ describe("live-progress", function () {
       const texts = kernel.messages.map((m) => m.data["text/plain"]);
       assert.equal(texts.length, 7, "6 updates in 3 s, then the result");
       assert.match(texts[0], /^<OD>: 5 tokens, 10\.0 tokens\/s, 0\.5 s \| word5 and more$/);
+      for (const text of texts.slice(0, 6)) assert.ok(text.length <= 100, "one row of the output area");
       assert.equal(texts[6], '{"<OD>":{}}');
       const ids = new Set(kernel.messages.map((m) => m.transient?.display_id));
       assert.equal(ids.size, 1, "one display entry");
@@ -148,7 +152,7 @@ describe("live-progress", function () {
       clock.advance(600);
       failed.onToken(idsOf(3));
       failed.done();
-      assert.deepEqual(kernel.messages.slice(7).map((m) => m.data["text/plain"]), ["<OD>: 3 tokens, 5.0 tokens/s, 0.6 s", ""]);
+      assert.deepEqual(kernel.messages.slice(7).map((m) => m.data["text/plain"]), ["<OD>: 3 tokens, – tokens/s, 0.6 s", ""]);
     } finally {
       kernel.stop();
     }

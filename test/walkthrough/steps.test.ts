@@ -3,6 +3,8 @@
  * that `npm start` and the notebooks share, and the scaling of region inputs to any image.
  */
 import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { boxToLocTokens, type PixelBox } from "../../src/prompts";
 import { WALKTHROUGH_TASKS, getTask } from "../../src/tasks";
 import {
@@ -41,6 +43,15 @@ describe("walkthrough/steps: the walkthrough's tasks, photos, inputs and setting
     assert.equal(photoOf("OCR_WITH_REGION").url, "https://raw.githubusercontent.com/Kazuhito00/Florence-2-Colaboratory-Sample/main/sample2.jpg");
     assert.equal(photoOf("<OD>").url, "https://raw.githubusercontent.com/Kazuhito00/Florence-2-Colaboratory-Sample/main/sample.jpg");
     assert.deepEqual(SAMPLE_IMAGE_SIZE, { width: 1600, height: 1066 });
+  });
+
+  it("is what the README's task table says about each task's photo", function () {
+    const readme = fs.readFileSync(path.join(__dirname, "..", "..", "README.md"), "utf8");
+    for (const step of WALKTHROUGH_STEPS) {
+      const row = readme.split("\n").find((l) => l.startsWith(`| \`${step.task.token}\` |`));
+      assert.ok(row, `a README row for ${step.task.token}`);
+      assert.equal(/\| `([^`]+)` \([^)]*\) \|$/.exec(row)?.[1], WALKTHROUGH_PHOTOS[step.photo].file, row);
+    }
   });
 
   it("spells the settings as the walkthrough's generate() call, all three", function () {
