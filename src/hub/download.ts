@@ -1,0 +1,110 @@
+/**
+ * Completing a cache folder: under the folder's lock, ask the Hub for the revision's commit and listing, pick
+ * the files the dtype needs, keep the local ones that match, and download the rest one after another.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { createDownloadProgress, type ProgressOption } from "../progress";
+import { emptyManifest, inspectCache, readManifest, writeManifest, type Manifest } from "./cache";
+import { HubClient } from "./client";
+import { diskFullError } from "./errors";
+import { makeFolder, statOrNull } from "./files";
+import { selectFiles, type RemoteFile } from "./listing";
+import { acquireLock } from "./lock";
+import { partialBytes, removeDeadPartials } from "./partials";
+import type { Settings } from "./settings";
+import { downloadFile } from "./transfer";
+import { contentMismatch, sameContent } from "./verify";
+
+export async function downloadModel(
+  s: Settings,
+  wanted: readonly string[],
+  progressOption: ProgressOption,
+): Promise<void> {
+  makeFolder(s.folder);
+  const release = await acquireLock(s.folder, (text) => progressNotice(progressOption, text));
+  try {
+    // Another process may have completed the folder while this one waited for the lock.
+    if (inspectCache(s.folder, wanted).length === 0) return;
+    const hub = new HubClient(s);
+    const commit = await hub.commitOf(s.revision);
+    const listing = await hub.listing(commit);
+    const selected = selectFiles(listing, wanted, s);
+    const manifest = readManifest(s.folder) ?? emptyManifest(s, commit);
+    manifest.commit = commit;
+    manifest.revision = s.revision;
+    manifest.endpoint = s.endpoint;
+    manifest.listing = Object.fromEntries(listing.map((f) => [f.path, f]));
+    const todo = await filesToDownload(s.folder, selected, manifest);
+    writeManifest(s.folder, manifest);
+    if (todo.length === 0) return;
+    await checkFreeSpace(s.folder, todo);
+    const progress = createDownloadProgress(s.repo, todo, progressOption);
+    let finished = false;
+    try {
+      for (const file of todo) {
+        await downloadFile(s, commit, file, progress);
+        manifest.files[file.path] = file;
+        writeManifest(s.folder, manifest);
+      }
+      finished = true;
+    } finally {
+      progress.finish(finished);
+    }
+    removeDeadPartials(s.folder);
+  } finally {
+    release();
+    removeEmptyFolders(s.folder, s.cacheDir);
+  }
+}
+
+/** A download that failed before writing anything leaves no empty folders behind. */
+function removeEmptyFolders(folder: string, cacheDir: string): void {
+  for (let dir = folder; dir.startsWith(cacheDir + path.sep); dir = path.dirname(dir)) {
+    try {
+      fs.rmdirSync(dir);
+    } catch {
+      return;
+    }
+  }
+}
+
+function progressNotice(option: ProgressOption, text: string): void {
+  createDownloadProgress("", [], option).message(text);
+}
+
+/** Listed files whose local copy is absent or differs; a local file unknown to the manifest is hashed once. */
+async function filesToDownload(
+  folder: string,
+  files: readonly RemoteFile[],
+  manifest: Manifest,
+): Promise<RemoteFile[]> {
+  const todo: RemoteFile[] = [];
+  for (const file of files) {
+    const stat = statOrNull(path.join(folder, file.path));
+    if (stat?.isFile() && stat.size === file.size) {
+      const recorded = manifest.files[file.path];
+      if (recorded && sameContent(recorded, file)) continue;
+      if ((await contentMismatch(path.join(folder, file.path), file)) === null) {
+        manifest.files[file.path] = file;
+        continue;
+      }
+    }
+    delete manifest.files[file.path];
+    todo.push(file);
+  }
+  return todo;
+}
+
+async function checkFreeSpace(folder: string, files: readonly RemoteFile[]): Promise<void> {
+  const needed = files.reduce((sum, f) => sum + f.size - partialBytes(folder, f), 0);
+  let free: number;
+  try {
+    const st = await fs.promises.statfs(folder);
+    free = st.bavail * st.bsize;
+  } catch {
+    // statfs is unsupported on some file systems; the write itself will still report ENOSPC.
+    return;
+  }
+  if (needed > free) throw diskFullError(folder, needed, free);
+}

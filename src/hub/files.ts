@@ -1,0 +1,32 @@
+/** Small file-system helpers shared by the hub's modules. */
+import * as fs from "node:fs";
+import { fileSystemError } from "./errors";
+
+export function statOrNull(file: string): fs.Stats | null {
+  try {
+    return fs.statSync(file);
+  } catch {
+    return null;
+  }
+}
+
+export function readdirOrEmpty(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** mkdir -p, with the cache's own message when the folder can't be made. */
+export function makeFolder(folder: string): void {
+  try {
+    fs.mkdirSync(folder, { recursive: true });
+  } catch (err) {
+    throw fileSystemError(err, folder, 0);
+  }
+}

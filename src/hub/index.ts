@@ -1,0 +1,25 @@
+/**
+ * Model folders from the Hugging Face Hub, and a plain URL download. `resolveModelFolder(idOrFolder, options)`
+ * returns a local folder with the files a dtype needs, downloading what is missing; the parts, in the order a
+ * download runs through them:
+ *
+ *   settings.ts   repo id, revision, HF_ENDPOINT / HF_TOKEN / HF_HUB_OFFLINE / FLORENCE2_CACHE, the cache folder
+ *   resolve.ts    the entry: a local folder as it is, a complete cache as it is, else download.ts
+ *   cache.ts      what a folder holds, and its manifest (commit, verified files, the Hub's listing)
+ *   lock.ts       one process downloads into a folder at a time; the others wait
+ *   download.ts   commit and listing from the Hub, the files still to fetch, one after another
+ *   client.ts     the Hub's JSON API (@huggingface/hub's modelInfo and listFiles)
+ *   listing.ts    the listing's entries, and the files a dtype needs from it
+ *   transfer.ts   one file: resumable transfer into partials.ts's files, verify.ts's check, rename into place
+ *   errors.ts     HubError and the messages for HTTP, network and file-system failures
+ *   download-to-file.ts   downloadToFile, for plain URLs (the walkthrough's sample photo)
+ */
+export { FLORENCE2_MODELS, DEFAULT_MODEL, DEFAULT_ENDPOINT, DEFAULT_REVISION } from "./defaults";
+export { HubError, type HubErrorCode } from "./errors";
+export { MANIFEST_FILE, requiredFiles } from "./cache";
+export { LOCK_FILE } from "./lock";
+export { PARTIAL_DIR } from "./partials";
+export type { RemoteFile } from "./listing";
+export { modelCacheFolder, defaultCacheDir, type ResolveOptions } from "./settings";
+export { resolveModelFolder } from "./resolve";
+export { downloadToFile } from "./download-to-file";
