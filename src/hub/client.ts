@@ -41,7 +41,7 @@ export class HubClient {
       });
       for await (const entry of entries) {
         if (entry.type !== "file") continue;
-        files.push(remoteFile(entry));
+        files.push(remoteFile(entry, this.s));
       }
       return files;
     });

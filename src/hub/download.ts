@@ -4,10 +4,10 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { createDownloadProgress, type ProgressOption } from "../progress";
+import { createDownloadProgress, type DownloadProgress, type ProgressOption } from "../progress";
 import { emptyManifest, inspectCache, readManifest, writeManifest, type Manifest } from "./cache";
 import { HubClient } from "./client";
-import { diskFullError } from "./errors";
+import { HubError, diskFullError } from "./errors";
 import { makeFolder, statOrNull } from "./files";
 import { selectFiles, type RemoteFile } from "./listing";
 import { acquireLock } from "./lock";
@@ -21,6 +21,7 @@ export async function downloadModel(
   wanted: readonly string[],
   progressOption: ProgressOption,
 ): Promise<void> {
+  progressOption = guardProgress(progressOption);
   makeFolder(s.folder);
   const release = await acquireLock(s.folder, (text) => progressNotice(progressOption, text));
   try {
@@ -49,7 +50,7 @@ export async function downloadModel(
       }
       finished = true;
     } finally {
-      progress.finish(finished);
+      finishProgress(progress, finished);
     }
     removeDeadPartials(s.folder);
   } finally {
@@ -71,6 +72,35 @@ function removeEmptyFolders(folder: string, cacheDir: string): void {
 
 function progressNotice(option: ProgressOption, text: string): void {
   createDownloadProgress("", [], option).message(text);
+}
+
+/**
+ * The caller's progress function, its exceptions turned into one HubError that names them. Without this, an
+ * exception thrown while bytes arrive would look like a dropped connection and be retried.
+ */
+function guardProgress(option: ProgressOption): ProgressOption {
+  if (typeof option !== "function") return option;
+  return (snapshot) => {
+    try {
+      option(snapshot);
+    } catch (err) {
+      throw new HubError(
+        "INVALID_INPUT",
+        `The progress function threw: ${(err as Error)?.message ?? String(err)}. The download stopped there ` +
+          `(the next load resumes it); fix the function, or pass progress: false. The exception is this error's cause.`,
+        { cause: err },
+      );
+    }
+  };
+}
+
+/** Ends the progress display; after a failure, a failing display must not hide the failure's own error. */
+function finishProgress(progress: DownloadProgress, finished: boolean): void {
+  try {
+    progress.finish(finished);
+  } catch (err) {
+    if (finished) throw err;
+  }
 }
 
 /** Listed files whose local copy is absent or differs; a local file unknown to the manifest is hashed once. */

@@ -23,8 +23,9 @@ export class HubError extends Error {
   constructor(
     readonly code: HubErrorCode,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 }
 

@@ -1,6 +1,7 @@
 /** Small file-system helpers shared by the hub's modules. */
 import * as fs from "node:fs";
-import { fileSystemError } from "./errors";
+import * as path from "node:path";
+import { HubError, fileSystemError } from "./errors";
 
 export function statOrNull(file: string): fs.Stats | null {
   try {
@@ -29,4 +30,16 @@ export function makeFolder(folder: string): void {
   } catch (err) {
     throw fileSystemError(err, folder, 0);
   }
+}
+
+/**
+ * `relative` joined to `folder`, refusing a name that would leave it. The listing is checked where it is read;
+ * this is the last guard for names built from what a server sent.
+ */
+export function pathInside(folder: string, relative: string): string {
+  const full = path.resolve(folder, relative);
+  if (!full.startsWith(path.resolve(folder) + path.sep)) {
+    throw new HubError("HTTP", `Refusing to write "${relative}": the name comes from the server and leaves ${folder}.`);
+  }
+  return full;
 }

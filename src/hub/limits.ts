@@ -8,6 +8,12 @@ export const HUB_LIMITS = {
   /** Attempts per file when the connection drops, waiting 0.25 s, 0.5 s, 1 s, 2 s between them. */
   maxAttempts: 5,
   retryBaseMs: 250,
+  /**
+   * Each file must arrive within fileDeadlineBaseMs plus 1 s per minBytesPerSecond of its size (retries
+   * included): 2 minutes plus 50 s per MB, i.e. about 14 hours for 1 GB. Ends bodies that trickle in forever.
+   */
+  fileDeadlineBaseMs: 120_000,
+  minBytesPerSecond: 20_000,
   /** The lock holder touches the lock this often; a lock untouched for staleLockMs has lost its owner. */
   lockHeartbeatMs: 10_000,
   staleLockMs: 120_000,

@@ -6,7 +6,7 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { makeFolder, readdirOrEmpty, statOrNull } from "./files";
+import { makeFolder, pathInside, readdirOrEmpty, statOrNull } from "./files";
 import { HUB_LIMITS } from "./limits";
 import type { RemoteFile } from "./listing";
 import { HOST, processAlive } from "./owner";
@@ -32,7 +32,7 @@ export function partialBytes(folder: string, file: RemoteFile): number {
  */
 export function claimPartial(dir: string, key: string): string {
   makeFolder(dir);
-  const mine = path.join(dir, `${key}~${HOST}~${process.pid}.part`);
+  const mine = pathInside(dir, `${key}~${HOST}~${process.pid}.part`);
   if (fs.existsSync(mine)) return mine;
   for (const name of readdirOrEmpty(dir)) {
     const owner = parsePartialName(name);

@@ -1,13 +1,17 @@
 /**
  * One file from the Hub into the cache: `resolve/{commit}/{path}` (the Hub redirects LFS files to its CDN),
  * written to a partial file, resumed with `Range` after a dropped connection, verified, then renamed into place.
+ *
+ * What a server can't make it do: write more bytes than the listing gives for the file (reading stops at the
+ * first byte too many), or hold it forever (a stall timer per request, a deadline per file that grows with its
+ * size, so a body that trickles in ends too).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { formatBytes, type DownloadProgress } from "../progress";
 import { DEFAULT_ENDPOINT } from "./defaults";
-import { HubError, fileSystemError, httpError, isFileSystemError, networkError } from "./errors";
-import { sleep, statOrNull } from "./files";
+import { HubError, fileSystemError, httpError, networkError } from "./errors";
+import { pathInside, sleep, statOrNull } from "./files";
 import { HUB_LIMITS } from "./limits";
 import type { RemoteFile } from "./listing";
 import { PARTIAL_DIR, claimPartial, partialKey } from "./partials";
@@ -19,19 +23,23 @@ export async function downloadFile(
   commit: string,
   file: RemoteFile,
   progress: DownloadProgress,
+  signal?: AbortSignal,
 ): Promise<void> {
-  const partial = claimPartial(path.join(s.folder, PARTIAL_DIR), partialKey(file));
+  const partial = claimPartial(pathInside(s.folder, PARTIAL_DIR), partialKey(file));
   const filePath = file.path.split("/").map(encodeURIComponent).join("/");
   const url = `${s.endpoint}/${s.repo}/resolve/${encodeURIComponent(commit)}/${filePath}`;
+  const deadline = Date.now() + fileDeadlineMs(file.size - (statOrNull(partial)?.size ?? 0));
   for (let attempt = 1; ; attempt++) {
+    signal?.throwIfAborted();
     try {
-      await transfer(s, url, file, partial, progress);
+      await transfer({ s, url, file, partial, progress, deadline, signal });
       break;
     } catch (err) {
       if (!(err instanceof RetryableError) || attempt >= HUB_LIMITS.maxAttempts) {
         throw err instanceof RetryableError ? err.cause : err;
       }
       await sleep(HUB_LIMITS.retryBaseMs * 2 ** (attempt - 1));
+      if (Date.now() >= deadline) throw deadlineError(s, url, file, partial);
     }
   }
   const mismatch = await contentMismatch(partial, file);
@@ -44,7 +52,7 @@ export async function downloadFile(
         `${s.endpoint === DEFAULT_ENDPOINT ? "" : ` (HF_ENDPOINT=${s.endpoint})`} or a proxy on the way alters the file.`,
     );
   }
-  const final = path.join(s.folder, file.path);
+  const final = pathInside(s.folder, file.path);
   try {
     fs.mkdirSync(path.dirname(final), { recursive: true });
     fs.renameSync(partial, final);
@@ -54,6 +62,11 @@ export async function downloadFile(
   progress.finishFile(file.path);
 }
 
+/** The time a file of `bytes` may take, retries included: a base, plus the time at the slowest accepted rate. */
+export function fileDeadlineMs(bytes: number): number {
+  return HUB_LIMITS.fileDeadlineBaseMs + (1000 * Math.max(0, bytes)) / HUB_LIMITS.minBytesPerSecond;
+}
+
 /** A failure worth another attempt (a dropped or stalled connection, a 5xx); `cause` is reported if none is left. */
 class RetryableError extends Error {
   constructor(override readonly cause: HubError) {
@@ -61,23 +74,41 @@ class RetryableError extends Error {
   }
 }
 
+interface Transfer {
+  s: Settings;
+  url: string;
+  file: RemoteFile;
+  partial: string;
+  progress: DownloadProgress;
+  /** Date.now() by which the file must be complete. */
+  deadline: number;
+  signal?: AbortSignal;
+}
+
+const STALLED = "stalled";
+const LATE = "late";
+
 /** One request for the rest of the file: appends to the partial file from its current size. */
-async function transfer(
-  s: Settings,
-  url: string,
-  file: RemoteFile,
-  partial: string,
-  progress: DownloadProgress,
-): Promise<void> {
+async function transfer(t: Transfer): Promise<void> {
+  const { s, url, file, partial, progress } = t;
   let offset = statOrNull(partial)?.size ?? 0;
   if (offset > file.size) {
-    fs.truncateSync(partial, 0);
+    fs.rmSync(partial, { force: true });
     offset = 0;
   }
   progress.startFile(file.path, offset);
   if (offset === file.size) return;
   const controller = new AbortController();
-  const stall = setTimeout(() => controller.abort(), HUB_LIMITS.stallTimeoutMs);
+  const stall = setTimeout(() => controller.abort(STALLED), HUB_LIMITS.stallTimeoutMs);
+  const late = setTimeout(() => controller.abort(LATE), Math.max(0, t.deadline - Date.now()));
+  const onAbort = () => controller.abort(t.signal?.reason);
+  t.signal?.addEventListener("abort", onAbort);
+  // A failure of the request or of reading its body: the caller's abort, the deadline, or the network.
+  const failure = (err: unknown, what?: string): Error => {
+    if (t.signal?.aborted) return t.signal.reason as Error;
+    if (controller.signal.reason === LATE) return deadlineError(s, url, file, partial);
+    return new RetryableError(networkError(url, err, s, what));
+  };
   try {
     const headers: Record<string, string> = { "Accept-Encoding": "identity" };
     if (s.token) headers.Authorization = `Bearer ${s.token}`;
@@ -85,7 +116,7 @@ async function transfer(
     // fetch follows the Hub's redirect to its CDN and, as the Fetch standard says, drops Authorization when
     // the redirect leaves the Hub's origin, as huggingface_hub does.
     const res = await fetch(url, { headers, redirect: "follow", signal: controller.signal }).catch((err: unknown) => {
-      throw new RetryableError(networkError(url, err, s));
+      throw failure(err);
     });
     const append = await checkTransferResponse(res, s, file, offset, partial);
     const handle = await fs.promises.open(partial, append ? "a" : "w").catch((err: unknown) => {
@@ -93,21 +124,35 @@ async function transfer(
     });
     let written = append ? offset : 0;
     if (!append) progress.startFile(file.path, 0);
+    const chunks = (res.body as unknown as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+    let tooLong = false;
     try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      for (;;) {
+        let next: IteratorResult<Uint8Array>;
+        try {
+          next = await chunks.next();
+        } catch (err) {
+          throw failure(err, `the connection dropped after ${formatBytes(written)} of ${file.path}`);
+        }
+        if (next.done) break;
         stall.refresh();
-        await handle.write(chunk);
-        written += chunk.length;
-        progress.advance(file.path, chunk.length);
+        if (written + next.value.length > file.size) {
+          tooLong = true;
+          break;
+        }
+        await handle.write(next.value).catch((err: unknown) => {
+          throw fileSystemError(err, s.folder, file.size - written);
+        });
+        written += next.value.length;
+        progress.advance(file.path, next.value.length);
       }
       await handle.sync();
-    } catch (err) {
-      if (isFileSystemError(err)) throw fileSystemError(err, s.folder, file.size - written);
-      const what = `the connection dropped after ${formatBytes(written)} of ${file.path}`;
-      throw new RetryableError(networkError(url, err, s, what));
     } finally {
+      // Stops reading (cancels the body) when the loop ended early; must not hide the error that ended it.
+      await chunks.return?.().catch(() => undefined);
       await handle.close();
     }
+    if (tooLong) throw tooLongError(s, url, file, partial);
     if (written < file.size) {
       throw new RetryableError(
         new HubError(
@@ -119,6 +164,8 @@ async function transfer(
     }
   } finally {
     clearTimeout(stall);
+    clearTimeout(late);
+    t.signal?.removeEventListener("abort", onAbort);
   }
 }
 
@@ -131,22 +178,88 @@ async function checkTransferResponse(
   partial: string,
 ): Promise<boolean> {
   const host = new URL(res.url || s.endpoint).host;
-  if (res.status === 206) {
-    const start = Number(/^bytes (\d+)-/.exec(res.headers.get("content-range") ?? "")?.[1]);
-    if (start === offset) return true;
-    await res.body?.cancel();
-    fs.truncateSync(partial, 0);
-    const error = new HubError("HTTP", `${host} answered a Range request for ${file.path} with other bytes.`);
-    throw new RetryableError(error);
+  if (res.status === 200) {
+    // The whole file, also when a range was asked for (a server without Range support): it replaces the partial.
+    await checkContentLength(res, s, file, 0, partial);
+    return false;
   }
-  if (res.status === 200) return false;
+  if (res.status === 206) {
+    const range = res.headers.get("content-range");
+    if (Number(/^bytes (\d+)-/.exec(range ?? "")?.[1]) !== offset) {
+      await res.body?.cancel();
+      fs.rmSync(partial, { force: true });
+      const error = new HubError(
+        "HTTP",
+        `${host} answered a request for ${file.path} from byte ${offset} with ${range ?? "a 206 without Content-Range"}` +
+          `. The partial file was discarded; try again later.`,
+      );
+      throw new RetryableError(error);
+    }
+    await checkContentLength(res, s, file, offset, partial);
+    return true;
+  }
   if (res.status === 416) {
+    await res.body?.cancel();
+    if (offset === 0) {
+      throw new HubError(
+        "HTTP",
+        `${host} answered HTTP 416 (Range Not Satisfiable) for ${file.path} of ${s.repo} although no range was ` +
+          `asked for. The server is broken; try again later, or set HF_ENDPOINT to another mirror.`,
+      );
+    }
     // The partial file is longer than what the server has now: start over.
-    fs.truncateSync(partial, 0);
+    fs.rmSync(partial, { force: true });
     throw new RetryableError(new HubError("HTTP", `${host} refused to resume ${file.path} (HTTP 416).`));
   }
   const error = httpError(res.status, res.headers.get("x-error-code"), res.headers.get("x-error-message"), s, file);
   await res.body?.cancel();
   if (res.status === 408 || res.status === 429 || res.status >= 500) throw new RetryableError(error);
   throw error;
+}
+
+/** A Content-Length other than the bytes still missing means other bytes than listed: refused before reading. */
+async function checkContentLength(
+  res: Response,
+  s: Settings,
+  file: RemoteFile,
+  offset: number,
+  partial: string,
+): Promise<void> {
+  const declared = res.headers.get("content-length");
+  // A compressed body (a proxy ignoring Accept-Encoding: identity) declares its compressed length.
+  const encoding = res.headers.get("content-encoding");
+  if (declared === null || (encoding !== null && encoding !== "identity")) return;
+  if (Number(declared) === file.size - offset) return;
+  await res.body?.cancel();
+  fs.rmSync(partial, { force: true });
+  throw new HubError(
+    "INTEGRITY",
+    `${new URL(res.url || s.endpoint).host} announced Content-Length ${declared} for ${file.path} of ${s.repo} ` +
+      `from byte ${offset}, but the Hub's listing gives ${file.size} bytes for the file. Nothing of it was kept. ` +
+      `Try again; if it happens again, the server${s.endpoint === DEFAULT_ENDPOINT ? "" : ` (HF_ENDPOINT=${s.endpoint})`} ` +
+      `or a proxy on the way serves another file.`,
+  );
+}
+
+function tooLongError(s: Settings, url: string, file: RemoteFile, partial: string): HubError {
+  fs.rmSync(partial, { force: true });
+  return new HubError(
+    "INTEGRITY",
+    `${new URL(url).host} sent more than the ${file.size} bytes the Hub's listing gives for ${file.path} of ` +
+      `${s.repo}; the download was stopped there and nothing of it was kept. Try again; if it happens again, the ` +
+      `server${s.endpoint === DEFAULT_ENDPOINT ? "" : ` (HF_ENDPOINT=${s.endpoint})`} or a proxy on the way is broken.`,
+  );
+}
+
+function deadlineError(s: Settings, url: string, file: RemoteFile, partial: string): HubError {
+  const have = statOrNull(partial)?.size ?? 0;
+  const rate = formatBytes(HUB_LIMITS.minBytesPerSecond);
+  return new HubError(
+    "NETWORK",
+    `The download of ${file.path} (${formatBytes(file.size)}) from ${new URL(url).host} did not finish within its ` +
+      `deadline of ${Math.round(fileDeadlineMs(file.size) / 1000)} s (${HUB_LIMITS.fileDeadlineBaseMs / 1000} s, plus ` +
+      `1 s per ${rate}: the connection is slower than ${rate}/s on average). It stopped at ${formatBytes(have)}; the ` +
+      `bytes so far are kept and the next load resumes it. Try again on a faster connection, or set HF_ENDPOINT ` +
+      `to a closer mirror.`,
+  );
 }
