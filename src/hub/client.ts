@@ -1,7 +1,10 @@
 /**
  * The Hub's JSON API through @huggingface/hub (`modelInfo` for the commit, `listFiles` for the tree with its
  * pagination). Its `fetch` hook lets this class turn network failures and HTTP errors into messages that name
- * the host, the repo and the fix; the library's own errors carry only a status and a URL.
+ * the host, the repo and the fix (the library's own errors carry only a status and a URL), and keeps every
+ * request on the endpoint's origin: listFiles follows the `Link: rel="next"` header wherever it points, with
+ * the token attached, so a next page on another origin is refused here. Redirects are fetch's: it drops
+ * `Authorization` when one leaves the origin, as the Fetch standard says.
  */
 import { HubApiError, listFiles, modelInfo } from "@huggingface/hub";
 import { HubError, httpError, networkError } from "./errors";
@@ -10,7 +13,9 @@ import type { Settings } from "./settings";
 
 export class HubClient {
   private lastError: { code: string | null; message: string | null } = { code: null, message: null };
-  constructor(private readonly s: Settings) {}
+  constructor(private readonly s: Settings) {
+    warnOfTokenOverHttp(s);
+  }
 
   async commitOf(revision: string): Promise<string> {
     const info = await this.call(() =>
@@ -49,6 +54,7 @@ export class HubClient {
 
   private readonly fetch = async (input: Parameters<typeof fetch>[0], init?: RequestInit): Promise<Response> => {
     const url = input instanceof Request ? input.url : String(input);
+    if (new URL(url).origin !== new URL(this.s.endpoint).origin) throw this.foreignPage(url);
     let res: Response;
     try {
       res = await fetch(input, init);
@@ -60,6 +66,16 @@ export class HubClient {
     }
     return res;
   };
+
+  private foreignPage(url: string): HubError {
+    const host = new URL(this.s.endpoint).host;
+    return new HubError(
+      "HTTP",
+      `${host} sent the listing of ${this.s.repo} with its next page on another origin (${new URL(url).origin}); ` +
+        `it was not requested, so that nothing (HF_TOKEN included) goes to a host other than HF_ENDPOINT's. ` +
+        `If HF_ENDPOINT points to a mirror, it is misconfigured; otherwise try again later.`,
+    );
+  }
 
   private async call<T>(work: () => Promise<T>): Promise<T> {
     try {
@@ -76,4 +92,18 @@ export class HubClient {
       );
     }
   }
+}
+
+const warnedOrigins = new Set<string>();
+
+/** A token sent over plain http can be read on the way: said once per endpoint and process. */
+function warnOfTokenOverHttp(s: Settings): void {
+  const origin = new URL(s.endpoint).origin;
+  if (!s.token || !origin.startsWith("http:") || warnedOrigins.has(origin)) return;
+  warnedOrigins.add(origin);
+  process.emitWarning(
+    `The Hugging Face token (HF_TOKEN or the token option) is sent to ${origin}, a plain http endpoint ` +
+      `(HF_ENDPOINT): anyone on the way can read it. Use an https:// endpoint, or no token for public models.`,
+    { code: "FLORENCE2_TOKEN_OVER_HTTP" },
+  );
 }
