@@ -22,4 +22,4 @@ export { PARTIAL_DIR } from "./partials";
 export type { RemoteFile } from "./listing";
 export { modelCacheFolder, defaultCacheDir, type ResolveOptions } from "./settings";
 export { resolveModelFolder } from "./resolve";
-export { downloadToFile } from "./download-to-file";
+export { downloadToFile, type DownloadToFileOptions } from "./download-to-file";
