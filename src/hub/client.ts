@@ -57,8 +57,9 @@ export class HubClient {
     if (new URL(url).origin !== new URL(this.s.endpoint).origin) throw this.foreignPage(url);
     let res: Response;
     try {
-      res = await fetch(input, init);
+      res = await fetch(input, { ...init, signal: this.s.signal });
     } catch (err) {
+      this.s.signal?.throwIfAborted();
       throw networkError(url, err, this.s);
     }
     if (!res.ok) {
@@ -82,6 +83,7 @@ export class HubClient {
       return await work();
     } catch (err) {
       if (err instanceof HubError) throw err;
+      this.s.signal?.throwIfAborted();
       if (err instanceof HubApiError) {
         throw httpError(err.statusCode, this.lastError.code, this.lastError.message ?? err.message, this.s);
       }

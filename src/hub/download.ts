@@ -22,8 +22,15 @@ export async function downloadModel(
   progressOption: ProgressOption,
 ): Promise<void> {
   progressOption = guardProgress(progressOption);
+  s.signal?.throwIfAborted();
   makeFolder(s.folder);
-  const release = await acquireLock(s.folder, (text) => progressNotice(progressOption, text));
+  const notice = (text: string) => progressNotice(progressOption, text);
+  const release = await acquireLock(s.folder, notice, { timeoutMs: s.lockTimeoutMs, signal: s.signal }).catch(
+    (err: unknown) => {
+      removeEmptyFolders(s.folder, s.cacheDir);
+      throw err;
+    },
+  );
   try {
     // Another process may have completed the folder while this one waited for the lock.
     if (inspectCache(s.folder, wanted).length === 0) return;
@@ -44,7 +51,7 @@ export async function downloadModel(
     let finished = false;
     try {
       for (const file of todo) {
-        await downloadFile(s, commit, file, progress);
+        await downloadFile(s, commit, file, progress, s.signal);
         manifest.files[file.path] = file;
         writeManifest(s.folder, manifest);
       }

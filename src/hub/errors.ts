@@ -15,7 +15,9 @@ export type HubErrorCode =
   | "HTTP"
   | "INTEGRITY"
   | "DISK_FULL"
-  | "OFFLINE_INCOMPLETE";
+  | "OFFLINE_INCOMPLETE"
+  /** Another process held the cache folder's download lock for longer than lockTimeoutMs. */
+  | "LOCK_TIMEOUT";
 
 /** Every failure of this module: `code` says which kind, the message says what to do. */
 export class HubError extends Error {

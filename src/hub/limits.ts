@@ -18,4 +18,8 @@ export const HUB_LIMITS = {
   lockHeartbeatMs: 10_000,
   staleLockMs: 120_000,
   lockPollMs: 250,
+  /** How long a process waits for another one's lock before giving up (LOCK_TIMEOUT). */
+  lockTimeoutMs: 60 * 60_000,
+  /** A lock-change marker this old was left by a process that died in the milliseconds a change takes. */
+  staleMarkerMs: 60_000,
 };

@@ -26,6 +26,13 @@ export interface ResolveOptions {
   offline?: boolean;
   /** Download progress (see progress.ts); default "auto". */
   progress?: ProgressOption;
+  /**
+   * How long to wait for another process that is downloading into the same cache folder before giving up
+   * (HubError LOCK_TIMEOUT); default 60 minutes.
+   */
+  lockTimeoutMs?: number;
+  /** Stops waiting for that process, and the download itself, with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 /** One resolve call's settings, checked. */
@@ -37,6 +44,8 @@ export interface Settings {
   cacheDir: string;
   offline: boolean;
   folder: string;
+  lockTimeoutMs?: number;
+  signal?: AbortSignal;
 }
 
 /** Where a Hub model's files are cached: `<cacheDir>/<org>/<name>/<revision>`. */
@@ -144,7 +153,18 @@ export function readSettings(repo: string, options: ResolveOptions): Settings {
   }
   const offline = options.offline ?? isTruthy(process.env.HF_HUB_OFFLINE);
   const cacheDir = path.resolve(options.cacheDir ?? defaultCacheDir());
-  return { repo, revision, endpoint, token, cacheDir, offline, folder: modelCacheFolder(repo, { revision, cacheDir }) };
+  const { lockTimeoutMs, signal } = options;
+  if (lockTimeoutMs !== undefined && (typeof lockTimeoutMs !== "number" || !(lockTimeoutMs > 0))) {
+    throw new HubError(
+      "INVALID_INPUT",
+      `Expected a positive number of milliseconds (or Infinity) for lockTimeoutMs but received ${String(lockTimeoutMs)}.`,
+    );
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new HubError("INVALID_INPUT", `Expected an AbortSignal (new AbortController().signal) for signal.`);
+  }
+  const folder = modelCacheFolder(repo, { revision, cacheDir });
+  return { repo, revision, endpoint, token, cacheDir, offline, folder, lockTimeoutMs, signal };
 }
 
 /** huggingface_hub's `_is_true`: 1, ON, YES, TRUE in any case. */
