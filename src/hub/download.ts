@@ -1,6 +1,11 @@
 /**
  * Completing a cache folder: under the folder's lock, ask the Hub for the revision's commit and listing, pick
  * the files the dtype needs, keep the local ones that match, and download the rest one after another.
+ *
+ * A folder holds the files of one commit. Once it has verified files, the commit recorded in its manifest is the
+ * one more files come from (a dtype added later gets the files of the commit the others came with, even if the
+ * branch moved on); if the Hub no longer has that commit, nothing is added. A newer upload of a branch goes into
+ * a fresh folder: delete the old one.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -35,10 +40,15 @@ export async function downloadModel(
     // Another process may have completed the folder while this one waited for the lock.
     if (inspectCache(s.folder, wanted).length === 0) return;
     const hub = new HubClient(s);
-    const commit = await hub.commitOf(s.revision);
-    const listing = await hub.listing(commit);
+    const previous = readManifest(s.folder);
+    const pinned = previous && COMMIT.test(previous.commit) && Object.keys(previous.files).length > 0 ? previous.commit : null;
+    const commit = pinned ?? (await hub.commitOf(s.revision));
+    const listing = await hub.listing(commit).catch((err: unknown) => {
+      throw pinned && err instanceof HubError && err.code === "NOT_FOUND" ? commitGoneError(s, pinned, err) : err;
+    });
+    if (previous && !pinned) checkOneVersion(s, previous, listing);
     const selected = selectFiles(listing, wanted, s);
-    const manifest = readManifest(s.folder) ?? emptyManifest(s, commit);
+    const manifest = previous ?? emptyManifest(s, commit);
     manifest.commit = commit;
     manifest.revision = s.revision;
     manifest.endpoint = s.endpoint;
@@ -64,6 +74,41 @@ export async function downloadModel(
     release();
     removeEmptyFolders(s.folder, s.cacheDir);
   }
+}
+
+const COMMIT = /^[0-9a-f]{40}$/;
+
+function commitGoneError(s: Settings, commit: string, cause: HubError): HubError {
+  const host = new URL(s.endpoint).host;
+  return new HubError(
+    "NOT_FOUND",
+    `${s.folder} holds files of commit ${commit} of ${s.repo} (revision ${s.revision}), which ${host} no longer ` +
+      `has (the branch was rewritten, or HF_ENDPOINT now names another server). Files of another commit would mix ` +
+      `two versions in one folder, so nothing was downloaded. Delete the folder to download the current ` +
+      `${s.revision} afresh, or load the dtype the folder already holds.`,
+    { cause },
+  );
+}
+
+/**
+ * A folder whose commit is unknown (a mirror that reports none): its verified files must still be the ones
+ * listed now, or adding files would mix two versions.
+ */
+function checkOneVersion(s: Settings, manifest: Manifest, listing: readonly RemoteFile[]): void {
+  const listed = new Map(listing.map((f) => [f.path, f]));
+  const changed = Object.values(manifest.files)
+    .filter((f) => {
+      const now = listed.get(f.path);
+      return !now || !sameContent(f, now);
+    })
+    .map((f) => f.path);
+  if (changed.length === 0) return;
+  throw new HubError(
+    "INTEGRITY",
+    `${s.folder} holds files of ${s.repo} (revision ${s.revision}) that the Hub now lists differently: ` +
+      `${changed.join(", ")}. Adding files would mix two versions in one folder, so nothing was downloaded. ` +
+      `Delete the folder to download the current ${s.revision} afresh.`,
+  );
 }
 
 /** A download that failed before writing anything leaves no empty folders behind. */

@@ -102,6 +102,8 @@ export class HubTestServer {
   pageLinks: ((next: URL) => string) | null = null;
   /** Where LFS files are redirected to (`<cdnBase>/cdn/<sha256>`); default this server. */
   cdnBase: string | null = null;
+  /** A mirror that does not report commits: model info without `sha`. */
+  hideCommit = false;
   /** When set, every API request is answered with a 302 to the same path under this base URL. */
   apiRedirectBase: string | null = null;
   /** Bytes sent by "endless" faults so far. */
@@ -273,7 +275,7 @@ export class HubTestServer {
       sendJson(res, 200, {
         _id: crypto.createHash("md5").update(repo.id).digest("hex").slice(0, 24),
         id: repo.id,
-        sha: commit,
+        ...(this.hideCommit ? {} : { sha: commit }),
         private: !!repo.spec.private,
         gated: false,
         downloads: 0,
