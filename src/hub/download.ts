@@ -39,36 +39,18 @@ export async function downloadModel(
   try {
     // Another process may have completed the folder while this one waited for the lock.
     if (inspectCache(s.folder, wanted).length === 0) return;
-    const hub = new HubClient(s);
     const previous = readManifest(s.folder);
-    const pinned = previous && COMMIT.test(previous.commit) && Object.keys(previous.files).length > 0 ? previous.commit : null;
-    const commit = pinned ?? (await hub.commitOf(s.revision));
-    const listing = await hub.listing(commit).catch((err: unknown) => {
-      throw pinned && err instanceof HubError && err.code === "NOT_FOUND" ? commitGoneError(s, pinned, err) : err;
-    });
-    if (previous && !pinned) checkOneVersion(s, previous, listing);
-    const selected = selectFiles(listing, wanted, s);
+    const { commit, listing } = await commitAndListing(s, previous);
     const manifest = previous ?? emptyManifest(s, commit);
     manifest.commit = commit;
     manifest.revision = s.revision;
     manifest.endpoint = s.endpoint;
     manifest.listing = Object.fromEntries(listing.map((f) => [f.path, f]));
-    const todo = await filesToDownload(s.folder, selected, manifest);
+    const todo = await filesToDownload(s.folder, selectFiles(listing, wanted, s), manifest);
     writeManifest(s.folder, manifest);
     if (todo.length === 0) return;
     await checkFreeSpace(s.folder, todo);
-    const progress = createDownloadProgress(s.repo, todo, progressOption);
-    let finished = false;
-    try {
-      for (const file of todo) {
-        await downloadFile(s, commit, file, progress, s.signal);
-        manifest.files[file.path] = file;
-        writeManifest(s.folder, manifest);
-      }
-      finished = true;
-    } finally {
-      finishProgress(progress, finished);
-    }
+    await downloadFiles(s, commit, todo, manifest, progressOption);
     removeDeadPartials(s.folder);
   } finally {
     release();
@@ -76,7 +58,51 @@ export async function downloadModel(
   }
 }
 
+/** The files one after another, each recorded in the manifest once verified and in place. */
+async function downloadFiles(
+  s: Settings,
+  commit: string,
+  todo: readonly RemoteFile[],
+  manifest: Manifest,
+  progressOption: ProgressOption,
+): Promise<void> {
+  const progress = createDownloadProgress(s.repo, todo, progressOption);
+  let finished = false;
+  try {
+    for (const file of todo) {
+      await downloadFile(s, commit, file, progress, s.signal);
+      manifest.files[file.path] = file;
+      writeManifest(s.folder, manifest);
+    }
+    finished = true;
+  } finally {
+    finishProgress(progress, finished);
+  }
+}
+
 const COMMIT = /^[0-9a-f]{40}$/;
+
+/**
+ * The commit to download from and its listing: the folder's own commit once it holds verified files, else the
+ * revision's commit now.
+ */
+async function commitAndListing(
+  s: Settings,
+  previous: Manifest | null,
+): Promise<{ commit: string; listing: RemoteFile[] }> {
+  const hub = new HubClient(s);
+  const pinned = previous && COMMIT.test(previous.commit) && Object.keys(previous.files).length > 0;
+  if (previous && pinned) {
+    const listing = await hub.listing(previous.commit).catch((err: unknown) => {
+      throw err instanceof HubError && err.code === "NOT_FOUND" ? commitGoneError(s, previous.commit, err) : err;
+    });
+    return { commit: previous.commit, listing };
+  }
+  const commit = await hub.commitOf(s.revision);
+  const listing = await hub.listing(commit);
+  if (previous) checkOneVersion(s, previous, listing);
+  return { commit, listing };
+}
 
 function commitGoneError(s: Settings, commit: string, cause: HubError): HubError {
   const host = new URL(s.endpoint).host;
