@@ -28,18 +28,19 @@ export async function downloadFile(
   const partial = claimPartial(pathInside(s.folder, PARTIAL_DIR), partialKey(file));
   const filePath = file.path.split("/").map(encodeURIComponent).join("/");
   const url = `${s.endpoint}/${s.repo}/resolve/${encodeURIComponent(commit)}/${filePath}`;
-  const deadline = Date.now() + fileDeadlineMs(file.size - (statOrNull(partial)?.size ?? 0));
+  const allowedMs = fileDeadlineMs(file.size - (statOrNull(partial)?.size ?? 0));
+  const deadline = Date.now() + allowedMs;
   for (let attempt = 1; ; attempt++) {
     signal?.throwIfAborted();
     try {
-      await transfer({ s, url, file, partial, progress, deadline, signal });
+      await transfer({ s, url, file, partial, progress, deadline, allowedMs, signal });
       break;
     } catch (err) {
       if (!(err instanceof RetryableError) || attempt >= HUB_LIMITS.maxAttempts) {
         throw err instanceof RetryableError ? err.cause : err;
       }
-      await sleep(HUB_LIMITS.retryBaseMs * 2 ** (attempt - 1));
-      if (Date.now() >= deadline) throw deadlineError(s, url, file, partial);
+      await sleep(HUB_LIMITS.retryBaseMs * 2 ** (attempt - 1), signal);
+      if (Date.now() >= deadline) throw deadlineError(s, url, file, partial, allowedMs);
     }
   }
   const mismatch = await contentMismatch(partial, file);
@@ -80,8 +81,9 @@ interface Transfer {
   file: RemoteFile;
   partial: string;
   progress: DownloadProgress;
-  /** Date.now() by which the file must be complete. */
+  /** Date.now() by which the file must be complete, `allowedMs` after its first attempt. */
   deadline: number;
+  allowedMs: number;
   signal?: AbortSignal;
 }
 
@@ -106,7 +108,7 @@ async function transfer(t: Transfer): Promise<void> {
   // A failure of the request or of reading its body: the caller's abort, the deadline, or the network.
   const failure = (err: unknown, what?: string): Error => {
     if (t.signal?.aborted) return t.signal.reason as Error;
-    if (controller.signal.reason === LATE) return deadlineError(s, url, file, partial);
+    if (controller.signal.reason === LATE) return deadlineError(s, url, file, partial, t.allowedMs);
     return new RetryableError(networkError(url, err, s, what));
   };
   try {
@@ -251,14 +253,14 @@ function tooLongError(s: Settings, url: string, file: RemoteFile, partial: strin
   );
 }
 
-function deadlineError(s: Settings, url: string, file: RemoteFile, partial: string): HubError {
+function deadlineError(s: Settings, url: string, file: RemoteFile, partial: string, allowedMs: number): HubError {
   const have = statOrNull(partial)?.size ?? 0;
   const rate = formatBytes(HUB_LIMITS.minBytesPerSecond);
   return new HubError(
     "NETWORK",
     `The download of ${file.path} (${formatBytes(file.size)}) from ${new URL(url).host} did not finish within its ` +
-      `deadline of ${Math.round(fileDeadlineMs(file.size) / 1000)} s (${HUB_LIMITS.fileDeadlineBaseMs / 1000} s, plus ` +
-      `1 s per ${rate}: the connection is slower than ${rate}/s on average). It stopped at ${formatBytes(have)}; the ` +
+      `deadline of ${Math.ceil(allowedMs / 1000)} s (${HUB_LIMITS.fileDeadlineBaseMs / 1000} s, plus 1 s per ${rate} ` +
+      `still to come: the connection is slower than ${rate}/s on average). It stopped at ${formatBytes(have)}; the ` +
       `bytes so far are kept and the next load resumes it. Try again on a faster connection, or set HF_ENDPOINT ` +
       `to a closer mirror.`,
   );

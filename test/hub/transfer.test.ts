@@ -57,6 +57,18 @@ describe("hub/transfer: a file against a misbehaving server", function () {
     await rejectsWith(within(outcome, 8_000, "the trickling download"), "NETWORK", "config.json", "deadline", "resumes");
   });
 
+  it("stops a transfer when the caller's AbortSignal fires, with its reason, keeping the bytes for a resume", async function () {
+    f.server.addFault({ kind: "trickle", file: "config.json", intervalMs: 5 });
+    const controller = new AbortController();
+    const reason = new Error("cancelled by the caller");
+    setTimeout(() => controller.abort(reason), 300);
+    await assert.rejects(within(resolveModelFolder(REPO, f.opts({ signal: controller.signal })), 5000, "the transfer"), (err) => err === reason);
+    assert.equal(f.server.contentRequests("config.json").length, 1, "not retried");
+    const kept = partials().map((p) => fs.statSync(path.join(f.folderOf(), PARTIAL_DIR, p)).size);
+    assert.equal(kept.length, 1);
+    assert.ok(kept[0] > 0 && kept[0] < f.server.fileContent(REPO, "config.json").length, `${kept[0]} bytes kept`);
+  });
+
   it("reports a 206 for other bytes than asked as an HTTP error, not a file-system one", async function () {
     HUB_LIMITS.retryBaseMs = 1;
     f.server.addFault({ kind: "wrongRange", file: "config.json", start: 5 });
