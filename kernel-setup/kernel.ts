@@ -99,14 +99,22 @@ export function findJupyterPython(explicit: string | undefined, env: NodeJS.Proc
   throw new Error(`Jupyter was not found (tried the Pythons: ${tried.join(", ")}).\n${JUPYTER_INSTALL_HELP}`);
 }
 
-function pythonCandidates(env: NodeJS.ProcessEnv): string[] {
+/**
+ * The Pythons to probe, in order. The `jupyter` script's interpreter comes first only when it is named like a
+ * Python: the probe is Python code given with `-c`, and a shell (a pyenv shim starts `#!/usr/bin/env bash`)
+ * would run it as shell commands.
+ */
+export function pythonCandidates(env: NodeJS.ProcessEnv): string[] {
   const candidates: string[] = [];
   const jupyter = whichOnPath("jupyter", env);
   const shebangPython = jupyter ? shebangInterpreter(jupyter) : undefined;
-  if (shebangPython) candidates.push(shebangPython);
+  if (shebangPython && PYTHON_NAME.test(path.basename(shebangPython))) candidates.push(shebangPython);
   candidates.push("python3", "python");
   return [...new Set(candidates)];
 }
+
+/** `python`, `python3`, `python3.11`, `python3.13t`, `pypy3`: interpreters that run `-c` code as Python. */
+const PYTHON_NAME = /^(python|pypy)(\d+(\.\d+)*t?)?$/;
 
 function whichOnPath(command: string, env: NodeJS.ProcessEnv): string | undefined {
   for (const dir of (env.PATH ?? "").split(path.delimiter)) {
@@ -122,12 +130,12 @@ function whichOnPath(command: string, env: NodeJS.ProcessEnv): string | undefine
   return undefined;
 }
 
-/** `#!/usr/bin/python3` -> `/usr/bin/python3`; `#!/usr/bin/env python3` -> `python3`. */
+/** `#!/usr/bin/python3` -> `/usr/bin/python3`; `#!/usr/bin/env python3` (or `env -S python3 -u`) -> `python3`. */
 function shebangInterpreter(script: string): string | undefined {
   const firstLine = fs.readFileSync(script, "utf8").split("\n", 1)[0];
-  const match = /^#!\s*(\S+)(?:\s+(\S+))?/.exec(firstLine);
-  if (!match) return undefined;
-  return path.basename(match[1]) === "env" ? match[2] : match[1];
+  const words = /^#!\s*(.*)$/.exec(firstLine)?.[1].trim().split(/\s+/) ?? [];
+  if (path.basename(words[0] ?? "") !== "env") return words[0] || undefined;
+  return words.slice(1).find((w) => !w.startsWith("-"));
 }
 
 /** The folder that holds kernel spec folders for a location. */

@@ -12,6 +12,7 @@ import * as path from "node:path";
 import sharp from "sharp";
 import type { Metadata, OutputInfo } from "sharp";
 import { DEFAULT_PREPROCESSOR_CONFIG, type PreprocessorConfig } from "./config";
+import { BodyTooLargeError, DEFAULT_MAX_BODY_BYTES, describeLimit, readBodyWithLimit } from "./http-body";
 import { resizeBicubic } from "./resize";
 
 /** A file path, an http(s) URL, or the bytes of an encoded image file. */
@@ -33,6 +34,12 @@ export interface LoadImageOptions {
   maxPixels?: number;
   /** For http(s) URLs: give up when the whole download takes longer than this. Default {@link DEFAULT_TIMEOUT_MS}. */
   timeoutMs?: number;
+  /**
+   * For http(s) URLs and files: refuse an encoded image larger than this many bytes before reading it whole
+   * (from the Content-Length or the file's size), or as soon as more arrive. Default {@link DEFAULT_MAX_BYTES};
+   * `Infinity` turns the check off. Buffers are not checked: they are already in memory.
+   */
+  maxBytes?: number;
 }
 
 export interface PreprocessedImage {
@@ -46,6 +53,8 @@ export interface PreprocessedImage {
 /** Pillow raises DecompressionBombError above 2 x `Image.MAX_IMAGE_PIXELS` (89,478,485): the reference's own limit. */
 export const DEFAULT_MAX_PIXELS = 2 * 89_478_485;
 export const DEFAULT_TIMEOUT_MS = 30_000;
+/** 256 MiB: far above any photo (a 100-megapixel PNG is about 150 MB), far below what would exhaust memory. */
+export const DEFAULT_MAX_BYTES = DEFAULT_MAX_BODY_BYTES;
 
 /** sharp's format ids that Pillow, and so the reference, also reads. */
 const SUPPORTED_FORMATS: readonly string[] = ["jpeg", "png", "webp", "gif", "tiff"];
@@ -70,8 +79,8 @@ interface EncodedImage {
 }
 
 export async function loadImageRgb(input: ImageInput, options: LoadImageOptions = {}): Promise<RgbImage> {
-  const { maxPixels, timeoutMs } = checkLoadOptions(options);
-  const encoded = await readEncodedImage(input, timeoutMs);
+  const { maxPixels, timeoutMs, maxBytes } = checkLoadOptions(options);
+  const encoded = await readEncodedImage(input, timeoutMs, maxBytes);
   const header = await readHeader(encoded);
   checkPixelLimit(encoded, header, maxPixels);
   return decodeToRgb(encoded, header, maxPixels);
@@ -138,13 +147,17 @@ function normalizeToChannelsFirst(image: RgbImage, config: PreprocessorConfig): 
 function checkLoadOptions(options: LoadImageOptions): Required<LoadImageOptions> {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
   if (typeof maxPixels !== "number" || !(maxPixels >= 1) || (!Number.isInteger(maxPixels) && maxPixels !== Infinity)) {
     throw new Error(`loadImageRgb: expected a positive integer or Infinity for maxPixels but received ${maxPixels}.`);
   }
   if (typeof timeoutMs !== "number" || !(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
     throw new Error(`loadImageRgb: expected a positive number of milliseconds for timeoutMs but received ${timeoutMs}.`);
   }
-  return { maxPixels, timeoutMs };
+  if (typeof maxBytes !== "number" || !(maxBytes >= 1) || (!Number.isInteger(maxBytes) && maxBytes !== Infinity)) {
+    throw new Error(`loadImageRgb: expected a positive integer or Infinity for maxBytes but received ${maxBytes}.`);
+  }
+  return { maxPixels, timeoutMs, maxBytes };
 }
 
 function isRgbImage(input: ImageInput | RgbImage): input is RgbImage {
@@ -181,17 +194,17 @@ function describeValue(value: unknown): string {
 const HTTP_URL = /^https?:\/\//i;
 const OTHER_URL = /^[a-z][a-z0-9+.-]*:\/\//i;
 
-async function readEncodedImage(input: ImageInput, timeoutMs: number): Promise<EncodedImage> {
+async function readEncodedImage(input: ImageInput, timeoutMs: number, maxBytes: number): Promise<EncodedImage> {
   let encoded: EncodedImage;
   if (typeof input === "string") {
-    if (HTTP_URL.test(input)) encoded = { bytes: await download(input, timeoutMs), label: input };
+    if (HTTP_URL.test(input)) encoded = { bytes: await download(input, timeoutMs, maxBytes), label: input };
     else if (OTHER_URL.test(input)) {
       throw new ImageLoadError(
         `Cannot load image ${input}: only http:// and https:// URLs are supported. ` +
           `Download the file and pass its path, or pass its bytes as a Buffer.`,
         input,
       );
-    } else encoded = { bytes: await readImageFile(input), label: `"${input}"` };
+    } else encoded = { bytes: await readImageFile(input, maxBytes), label: `"${input}"` };
   } else if (input instanceof Uint8Array) {
     const kind = Buffer.isBuffer(input) ? "Buffer" : "Uint8Array";
     encoded = {
@@ -215,10 +228,21 @@ async function readEncodedImage(input: ImageInput, timeoutMs: number): Promise<E
   return encoded;
 }
 
-async function readImageFile(file: string): Promise<Buffer> {
+async function readImageFile(file: string, maxBytes: number): Promise<Buffer> {
+  let handle: fs.promises.FileHandle | undefined;
   try {
-    return await fs.promises.readFile(file);
+    handle = await fs.promises.open(file, "r");
+    const { size } = await handle.stat();
+    if (size > maxBytes) {
+      throw new ImageLoadError(
+        `Cannot load image "${file}": the file is ${size.toLocaleString("en-US")} bytes, more than maxBytes = ` +
+          `${describeLimit(maxBytes)}. If it really is an image you want, pass a larger { maxBytes } (or Infinity).`,
+        `"${file}"`,
+      );
+    }
+    return await handle.readFile();
   } catch (err) {
+    if (err instanceof ImageLoadError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     const where = `(resolved to ${path.resolve(file)} from the current directory ${process.cwd()})`;
     const reason =
@@ -230,10 +254,12 @@ async function readImageFile(file: string): Promise<Buffer> {
             ? `permission denied ${where}. Make the file readable or copy it somewhere readable`
             : `the file could not be read (${code ?? (err as Error).message}) ${where}`;
     throw new ImageLoadError(`Cannot load image "${file}": ${reason}.`, `"${file}"`);
+  } finally {
+    await handle?.close();
   }
 }
 
-async function download(url: string, timeoutMs: number): Promise<Buffer> {
+async function download(url: string, timeoutMs: number, maxBytes: number): Promise<Buffer> {
   const fail = (reason: string): ImageLoadError =>
     new ImageLoadError(`Cannot download image ${url}: ${reason}`, url);
   const networkFailure = (err: unknown): ImageLoadError => {
@@ -260,11 +286,19 @@ async function download(url: string, timeoutMs: number): Promise<Buffer> {
         `or download the image and pass its path.`,
     );
   }
+  const chunks: Uint8Array[] = [];
   try {
-    return Buffer.from(await response.arrayBuffer());
+    await readBodyWithLimit(response, maxBytes, (chunk) => void chunks.push(chunk));
   } catch (err) {
+    if (err instanceof BodyTooLargeError) {
+      throw fail(
+        `${err.message}. If you trust this URL, pass a larger { maxBytes } (or Infinity), or download the image ` +
+          `and pass its path.`,
+      );
+    }
     throw networkFailure(err);
   }
+  return Buffer.concat(chunks);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

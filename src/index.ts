@@ -27,7 +27,7 @@ export type { LiveProgress, LiveProgressOptions, LiveProgressMode, LiveProgressS
 export { TASKS, WALKTHROUGH_TASKS, findTask, getTask } from "./tasks";
 export type { TaskSpec, ResultKind, TaskInput } from "./tasks";
 
-export { loadImageRgb, preprocessImage, ImageLoadError, DEFAULT_MAX_PIXELS, DEFAULT_TIMEOUT_MS } from "./image";
+export { loadImageRgb, preprocessImage, ImageLoadError, DEFAULT_MAX_PIXELS, DEFAULT_TIMEOUT_MS, DEFAULT_MAX_BYTES } from "./image";
 export type { ImageInput, RgbImage, LoadImageOptions, PreprocessedImage } from "./image";
 export { resizeBicubic } from "./resize";
 

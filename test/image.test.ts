@@ -6,6 +6,7 @@ import * as path from "node:path";
 import sharp from "sharp";
 import { DEFAULT_PREPROCESSOR_CONFIG, type PreprocessorConfig } from "../src/config";
 import {
+  DEFAULT_MAX_BYTES,
   DEFAULT_MAX_PIXELS,
   ImageLoadError,
   loadImageRgb,
@@ -450,16 +451,41 @@ describe("image.ts: bad input gets a clear error (issue 7)", () => {
   it("bad options and inputs of the wrong type", async () => {
     await assert.rejects(loadImageRgb(png, { maxPixels: -1 }), /positive integer or Infinity for maxPixels but received -1/);
     await assert.rejects(loadImageRgb(png, { timeoutMs: 0 }), /positive number of milliseconds for timeoutMs but received 0/);
+    await assert.rejects(loadImageRgb(png, { maxBytes: 0 }), /positive integer or Infinity for maxBytes but received 0/);
     await rejectsWith(loadImageRgb(42 as unknown as string), /from number 42: expected a file path, an http\(s\) URL, or a Buffer/);
     await rejectsWith(loadImageRgb("ftp://example.com/a.jpg"), /only http:\/\/ and https:\/\/ URLs are supported/);
+  });
+
+  it("a file larger than maxBytes is refused before it is read", async () => {
+    fs.writeFileSync(file("big.png"), png);
+    const size = png.length.toLocaleString("en-US");
+    await rejectsWith(loadImageRgb(file("big.png"), { maxBytes: 100 }), new RegExp(`big\\.png": the file is ${size} bytes, more than maxBytes = 100 bytes`), /pass a larger \{ maxBytes \}/);
+    assert.equal((await loadImageRgb(file("big.png"), { maxBytes: png.length })).width, 200);
   });
 
   describe("URLs (a local server on 127.0.0.1)", () => {
     let server: http.Server;
     let base = "";
+    /** What the endless route sends at most, so that code without a limit fails instead of exhausting memory. */
+    const ENDLESS_CAP = 64 * 2 ** 20;
+    let endlessSent = 0;
     before(async () => {
       server = http.createServer((req, res) => {
-        if (req.url === "/photo.png") {
+        if (req.url === "/endless.png") {
+          res.writeHead(200, { "content-type": "image/png" });
+          res.write(png);
+          const chunk = Buffer.alloc(64 * 1024, 0x78);
+          const pump = () => {
+            while (!res.destroyed && endlessSent < ENDLESS_CAP) {
+              endlessSent += chunk.length;
+              if (!res.write(chunk)) return void res.once("drain", pump);
+            }
+            if (!res.destroyed) res.end();
+          };
+          pump();
+        } else if (req.url === "/announces-300MiB.png") {
+          res.writeHead(200, { "content-type": "image/png", "content-length": String(300 * 2 ** 20) }).flushHeaders();
+        } else if (req.url === "/photo.png") {
           res.writeHead(200, { "content-type": "image/png" }).end(png);
         } else if (req.url === "/page.html") {
           res.writeHead(200, { "content-type": "text/html" }).end("<!DOCTYPE html><html><body>Photo</body></html>");
@@ -498,6 +524,24 @@ describe("image.ts: bad input gets a clear error (issue 7)", () => {
           /pass a larger timeoutMs/,
         );
       }
+    });
+
+    it("maxBytes stops a body as soon as more arrives (a body that never ends)", async () => {
+      endlessSent = 0;
+      await rejectsWith(
+        loadImageRgb(`${base}/endless.png`, { maxBytes: 2 ** 20 }),
+        /endless\.png: more than maxBytes = 1,048,576 bytes \(1 MiB\) arrived/,
+        /pass a larger \{ maxBytes \}/,
+      );
+      assert.ok(endlessSent < 32 * 2 ** 20, `${endlessSent} bytes were sent`);
+    });
+
+    it("a Content-Length over the default maxBytes (256 MiB) is refused before the body is read", async () => {
+      assert.equal(DEFAULT_MAX_BYTES, 256 * 2 ** 20);
+      await rejectsWith(
+        loadImageRgb(`${base}/announces-300MiB.png`, { timeoutMs: 3000 }),
+        /its Content-Length is 314,572,800 bytes, more than maxBytes = 268,435,456 bytes \(256 MiB\)/,
+      );
     });
 
     it("a refused connection", async () => {

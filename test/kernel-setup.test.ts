@@ -11,7 +11,7 @@ import * as net from "node:net";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { KERNEL_DISPLAY_NAME, KERNEL_NAME } from "../kernel-setup/kernel";
+import { KERNEL_DISPLAY_NAME, KERNEL_NAME, pythonCandidates } from "../kernel-setup/kernel";
 import { WALKTHROUGH_SETTINGS } from "../src/walkthrough/steps";
 import { Florence2 } from "../src/florence2";
 import { WALKTHROUGH_TASKS } from "../src/tasks";
@@ -109,6 +109,21 @@ describe("kernel-setup/kernel.ts", function () {
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, new RegExp(`Jupyter found in ${SYSTEM_PYTHON}`));
     assert.ok(fs.existsSync(path.join(specDir(), "kernel.json")));
+  });
+
+  it("never runs its Python probe through a shell: a pyenv-style `#!/usr/bin/env bash` jupyter shim is passed over", () => {
+    const bin = path.join(tmp, "bin");
+    fs.mkdirSync(bin);
+    const ran = path.join(tmp, "bash-was-run");
+    // pyenv's shims are bash scripts. `env bash` would find this recorder first on PATH.
+    fs.writeFileSync(path.join(bin, "jupyter"), `#!/usr/bin/env bash\nexec pyenv exec jupyter "$@"\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(bin, "bash"), `#!/bin/sh\nprintf '%s ' "$@" > ${ran}\nexit 1\n`, { mode: 0o755 });
+    fs.symlinkSync(SYSTEM_PYTHON, path.join(bin, "python3"));
+    const run = cli(["install"], { ...env, PATH: bin });
+    const given = fs.existsSync(ran) ? fs.readFileSync(ran, "utf8").slice(0, 60) : "";
+    assert.ok(!fs.existsSync(ran), `bash was run with the Python probe: bash ${given}...`);
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /Jupyter found in /);
   });
 
   it("is safe to run twice: the same single kernel spec", () => {
@@ -429,5 +444,28 @@ print(json.dumps(calls))
     } finally {
       fs.rmSync(site, { recursive: true, force: true });
     }
+describe("kernel-setup/kernel.ts: which Pythons it asks", function () {
+  let bin: string;
+  beforeEach(() => (bin = fs.mkdtempSync(path.join(os.tmpdir(), "kernel-candidates-"))));
+  afterEach(() => fs.rmSync(bin, { recursive: true, force: true }));
+
+  /** The candidates when the `jupyter` on PATH starts with `shebang`. */
+  function candidatesFor(shebang: string): string[] {
+    fs.writeFileSync(path.join(bin, "jupyter"), `${shebang}\n`, { mode: 0o755 });
+    return pythonCandidates({ PATH: bin });
+  }
+
+  it("takes the interpreter of the jupyter script first when it is named like Python", () => {
+    assert.deepEqual(candidatesFor("#!/opt/conda/bin/python3.11"), ["/opt/conda/bin/python3.11", "python3", "python"]);
+    assert.deepEqual(candidatesFor("#!/usr/bin/env python3"), ["python3", "python"]);
+    assert.deepEqual(candidatesFor("#! /usr/bin/env -S python3 -u"), ["python3", "python"]);
+    assert.deepEqual(candidatesFor("#!/home/u/.venv/bin/python"), ["/home/u/.venv/bin/python", "python3", "python"]);
+  });
+
+  it("passes over shells and other interpreters", () => {
+    for (const shebang of ["#!/usr/bin/env bash", "#!/bin/sh", "#!/usr/bin/env zsh", "#!/usr/bin/perl", "#!/usr/bin/env node", "no shebang"]) {
+      assert.deepEqual(candidatesFor(shebang), ["python3", "python"], shebang);
+    }
+    assert.deepEqual(pythonCandidates({ PATH: path.join(bin, "nothing-here") }), ["python3", "python"]);
   });
 });

@@ -9,7 +9,10 @@
  *   GET  /cdn/{sha256}                               file bytes, with Range support
  *
  * Errors carry the Hub's `X-Error-Code` (RepoNotFound, RevisionNotFound, EntryNotFound). Faults can be
- * injected per file: a connection cut after N bytes, a flipped byte, a stall, an HTTP status.
+ * injected per file: a connection cut after N bytes, a flipped byte, a stall, an HTTP status, and what a hostile
+ * server does: a body that never ends, one that trickles, a 206 for other bytes, a false Content-Length. The
+ * listing can be rewritten (`editListing`), its next-page links sent elsewhere (`pageLinks`), the CDN moved to
+ * another origin (`cdnBase`), and a repository can get a new commit (`pushCommit`) with the old ones still served.
  */
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
@@ -50,7 +53,25 @@ export type Fault =
   | { kind: "cut"; file: string; afterBytes: number; times?: number }
   | { kind: "corrupt"; file: string; atByte: number }
   | { kind: "stall"; file: string; afterBytes: number }
-  | { kind: "status"; file: string; status: number; times?: number };
+  | { kind: "status"; file: string; status: number; times?: number }
+  /** The file's bytes, then more bytes for as long as the client reads (no Content-Length). */
+  | { kind: "endless"; file: string }
+  /** One byte every `intervalMs`, the stall timer never firing. */
+  | { kind: "trickle"; file: string; intervalMs: number }
+  /** A 206 whose Content-Range starts at `start`, whatever was asked. */
+  | { kind: "wrongRange"; file: string; start: number }
+  /** The right bytes under a Content-Length of `length`. */
+  | { kind: "contentLength"; file: string; length: number };
+
+/** A tree entry as the Hub's API sends it. */
+export interface TreeEntry {
+  type: string;
+  oid?: unknown;
+  size?: unknown;
+  path: string;
+  lfs?: { oid?: unknown; size?: unknown; pointerSize?: number };
+  xetHash?: string;
+}
 
 interface ServedFile {
   repo: string;
@@ -64,8 +85,11 @@ interface ServedFile {
 interface Repo {
   id: string;
   spec: HubRepoSpec;
+  /** The head commit (`main`) and its files. */
   commit: string;
   files: Map<string, ServedFile>;
+  /** Every commit still served, the head included. */
+  commits: Map<string, Map<string, ServedFile>>;
 }
 
 export class HubTestServer {
@@ -73,6 +97,17 @@ export class HubTestServer {
   private faults: (Fault & { used: number })[] = [];
   private readonly stallWaiters: (() => void)[] = [];
   private stalls = 0;
+  private listingEdit: ((entry: TreeEntry) => TreeEntry) | null = null;
+  /** Rewrites each next-page URL of the tree listing (e.g. to another origin). */
+  pageLinks: ((next: URL) => string) | null = null;
+  /** Where LFS files are redirected to (`<cdnBase>/cdn/<sha256>`); default this server. */
+  cdnBase: string | null = null;
+  /** A mirror that does not report commits: model info without `sha`. */
+  hideCommit = false;
+  /** When set, every API request is answered with a 302 to the same path under this base URL. */
+  apiRedirectBase: string | null = null;
+  /** Bytes sent by "endless" faults so far. */
+  endlessBytes = 0;
 
   private constructor(
     private readonly server: http.Server,
@@ -122,6 +157,25 @@ export class HubTestServer {
     this.faults = [];
   }
 
+  /** Rewrites every file entry of every tree listing from now on. */
+  editListing(edit: (entry: TreeEntry) => TreeEntry): void {
+    this.listingEdit = edit;
+  }
+
+  /**
+   * Makes `folder`'s files the repository's new head commit; earlier commits stay available by their sha unless
+   * `forgetOld` (a force-push whose old commits the server no longer has).
+   */
+  pushCommit(id: string, folder: string, forgetOld = false): string {
+    const repo = this.repo(id);
+    const next = loadRepo(id, { ...repo.spec, folder }, this.options.lfsMinSize);
+    if (forgetOld) repo.commits.clear();
+    repo.commits.set(next.commit, next.files);
+    repo.commit = next.commit;
+    repo.files = next.files;
+    return next.commit;
+  }
+
   /** Resolves once a "stall" fault has sent its bytes and the response hangs. */
   waitForStall(): Promise<void> {
     if (this.stalls > 0) return Promise.resolve();
@@ -161,6 +215,10 @@ export class HubTestServer {
     const parts = url.pathname.split("/").filter(Boolean).map(decodeURIComponent);
     if (parts[0] === "api" && parts[1] === "models") {
       record.kind = "api";
+      if (this.apiRedirectBase) {
+        res.writeHead(302, { Location: `${this.apiRedirectBase}${url.pathname}${url.search}` }).end();
+        return;
+      }
       this.handleApi(req, res, url, parts.slice(2));
     } else if (parts[0] === "cdn" && parts.length === 2) {
       record.kind = "cdn";
@@ -174,7 +232,12 @@ export class HubTestServer {
   }
 
   /** The repo when the request may see it; otherwise the Hub's answer has been sent and null is returned. */
-  private authorize(req: http.IncomingMessage, res: http.ServerResponse, id: string, revision: string): Repo | null {
+  private authorize(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    id: string,
+    revision: string,
+  ): { repo: Repo; files: Map<string, ServedFile>; commit: string } | null {
     const auth = header(req, "authorization");
     const repo = this.repos.get(id);
     if (auth !== undefined && auth !== `Bearer ${this.options.token}`) {
@@ -191,48 +254,51 @@ export class HubTestServer {
       });
       return null;
     }
-    if (revision !== "main" && revision !== repo.commit) {
+    const commit = revision === "main" ? repo.commit : revision;
+    const files = repo.commits.get(commit);
+    if (!files) {
       sendJson(res, 404, { error: `Invalid rev id: ${revision}` }, {
         "X-Error-Code": "RevisionNotFound",
         "X-Error-Message": `Invalid rev id: ${revision}`,
       });
       return null;
     }
-    return repo;
+    return { repo, files, commit };
   }
 
   private handleApi(req: http.IncomingMessage, res: http.ServerResponse, url: URL, parts: string[]): void {
     const [org, name, what, revision, ...rest] = parts;
-    const repo = this.authorize(req, res, `${org}/${name}`, revision ?? "");
-    if (!repo) return;
+    const found = this.authorize(req, res, `${org}/${name}`, revision ?? "");
+    if (!found) return;
+    const { repo, files, commit } = found;
     if (what === "revision") {
       sendJson(res, 200, {
         _id: crypto.createHash("md5").update(repo.id).digest("hex").slice(0, 24),
         id: repo.id,
-        sha: repo.commit,
+        ...(this.hideCommit ? {} : { sha: commit }),
         private: !!repo.spec.private,
         gated: false,
         downloads: 0,
         likes: 0,
         lastModified: "2024-06-20T00:00:00.000Z",
         pipeline_tag: "image-text-to-text",
-        siblings: [...repo.files.keys()].map((rfilename) => ({ rfilename })),
+        siblings: [...files.keys()].map((rfilename) => ({ rfilename })),
       });
       return;
     }
     if (what === "tree") {
-      this.sendTree(res, url, repo, rest.join("/"));
+      this.sendTree(res, url, files, rest.join("/"));
       return;
     }
     sendJson(res, 404, { error: "Not found" });
   }
 
-  private sendTree(res: http.ServerResponse, url: URL, repo: Repo, under: string): void {
+  private sendTree(res: http.ServerResponse, url: URL, files: Map<string, ServedFile>, under: string): void {
     const recursive = url.searchParams.get("recursive") === "true";
     const prefix = under ? `${under}/` : "";
-    const entries: object[] = [];
+    const entries: TreeEntry[] = [];
     const dirs = new Set<string>();
-    for (const f of [...repo.files.values()].sort((a, b) => a.path.localeCompare(b.path))) {
+    for (const f of [...files.values()].sort((a, b) => a.path.localeCompare(b.path))) {
       if (!f.path.startsWith(prefix)) continue;
       const relative = f.path.slice(prefix.length);
       if (!recursive && relative.includes("/")) {
@@ -240,13 +306,14 @@ export class HubTestServer {
         continue;
       }
       for (let i = relative.indexOf("/"); recursive && i >= 0; i = relative.indexOf("/", i + 1)) dirs.add(prefix + relative.slice(0, i));
-      entries.push({
+      const entry: TreeEntry = {
         type: "file",
         oid: f.gitOid,
         size: f.content.length,
         path: f.path,
         ...(f.lfs ? { lfs: { oid: f.sha256, size: f.content.length, pointerSize: 134 } } : {}),
-      });
+      };
+      entries.push(this.listingEdit ? this.listingEdit(entry) : entry);
     }
     const all = [...[...dirs].map((d) => ({ type: "directory", oid: sha1(d), size: 0, path: d })), ...entries];
     const cursor = Number(url.searchParams.get("cursor") ?? 0);
@@ -255,7 +322,7 @@ export class HubTestServer {
     if (cursor + this.options.pageSize < all.length) {
       const next = new URL(url.href);
       next.searchParams.set("cursor", String(cursor + this.options.pageSize));
-      headers.Link = `<${next.href}>; rel="next"`;
+      headers.Link = `<${this.pageLinks ? this.pageLinks(next) : next.href}>; rel="next"`;
     }
     sendJson(res, 200, page, headers);
   }
@@ -268,14 +335,14 @@ export class HubTestServer {
     filePath: string,
     record: RequestRecord,
   ): void {
-    const repo = this.authorize(req, res, id, revision);
-    if (!repo) return;
-    const file = repo.files.get(filePath);
+    const found = this.authorize(req, res, id, revision);
+    if (!found) return;
+    const file = found.files.get(filePath);
     if (!file) {
       sendJson(res, 404, { error: "Entry not found" }, {
         "X-Error-Code": "EntryNotFound",
         "X-Error-Message": "Entry not found",
-        "X-Repo-Commit": repo.commit,
+        "X-Repo-Commit": found.commit,
       });
       return;
     }
@@ -283,8 +350,8 @@ export class HubTestServer {
     if (file.lfs) {
       // As the Hub: a redirect to the CDN, with the LFS facts in headers (huggingface_hub reads these).
       res.writeHead(302, {
-        Location: `${this.url}/cdn/${file.sha256}`,
-        "X-Repo-Commit": repo.commit,
+        Location: `${this.cdnBase ?? this.url}/cdn/${file.sha256}`,
+        "X-Repo-Commit": found.commit,
         "X-Linked-Etag": `"${file.sha256}"`,
         "X-Linked-Size": String(file.content.length),
         ETag: `"${file.gitOid}"`,
@@ -292,11 +359,13 @@ export class HubTestServer {
       res.end();
       return;
     }
-    this.sendContent(req, res, file, { ETag: `"${file.gitOid}"`, "X-Repo-Commit": repo.commit }, record);
+    this.sendContent(req, res, file, { ETag: `"${file.gitOid}"`, "X-Repo-Commit": found.commit }, record);
   }
 
   private handleCdn(req: http.IncomingMessage, res: http.ServerResponse, sha256: string, record: RequestRecord): void {
-    const file = [...this.repos.values()].flatMap((r) => [...r.files.values()]).find((f) => f.sha256 === sha256);
+    const file = [...this.repos.values()]
+      .flatMap((r) => [...r.commits.values()].flatMap((files) => [...files.values()]))
+      .find((f) => f.sha256 === sha256);
     if (!file) {
       res.writeHead(404).end();
       return;
@@ -317,6 +386,7 @@ export class HubTestServer {
       sendJson(res, status.status, { error: "Injected failure" });
       return;
     }
+    if (this.sendHostileBody(res, file, record)) return;
     const size = file.content.length;
     let start = 0;
     let end = size - 1;
@@ -332,15 +402,22 @@ export class HubTestServer {
       code = 206;
       headers["Content-Range"] = `bytes ${start}-${end}/${size}`;
     }
+    const wrongRange = this.takeFault(file.path, "wrongRange");
+    if (wrongRange) {
+      code = 206;
+      start = wrongRange.start;
+      headers["Content-Range"] = `bytes ${start}-${end}/${size}`;
+    }
     let body = Buffer.from(file.content.subarray(start, end + 1));
     for (const corrupt of this.faults.filter((f) => f.file === file.path && f.kind === "corrupt")) {
       const at = (corrupt as { atByte: number }).atByte - start;
       if (at >= 0 && at < body.length) body[at] ^= 0xff;
     }
+    const declared = this.takeFault(file.path, "contentLength");
     res.writeHead(code, {
       ...headers,
       "Accept-Ranges": "bytes",
-      "Content-Length": String(body.length),
+      "Content-Length": String(declared ? declared.length : body.length),
       "Content-Type": "application/octet-stream",
     });
     if (req.method === "HEAD") {
@@ -363,11 +440,51 @@ export class HubTestServer {
     res.end(body);
   }
 
+  /** The "endless" and "trickle" faults: true when one of them answers this request. */
+  private sendHostileBody(res: http.ServerResponse, file: ServedFile, record: RequestRecord): boolean {
+    const endless = this.takeFault(file.path, "endless");
+    if (endless) {
+      res.writeHead(200, { "Content-Type": "application/octet-stream" });
+      const chunk = Buffer.alloc(64 * 1024, 0x61);
+      const pump = (): void => {
+        let more = true;
+        while (more && !res.destroyed) {
+          more = res.write(chunk);
+          record.bytes += chunk.length;
+          this.endlessBytes += chunk.length;
+        }
+        if (!res.destroyed) res.once("drain", pump);
+      };
+      res.write(file.content);
+      pump();
+      return true;
+    }
+    const trickle = this.takeFault(file.path, "trickle");
+    if (trickle) {
+      res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": String(file.content.length) });
+      let sent = 0;
+      const timer = setInterval(() => {
+        if (res.destroyed || sent >= file.content.length) {
+          clearInterval(timer);
+          if (!res.destroyed) res.end();
+          return;
+        }
+        res.write(file.content.subarray(sent, sent + 1));
+        sent += 1;
+        record.bytes = sent;
+      }, trickle.intervalMs);
+      res.on("close", () => clearInterval(timer));
+      return true;
+    }
+    return false;
+  }
+
   private takeFault<K extends Fault["kind"]>(file: string, kind: K): Extract<Fault, { kind: K }> | undefined {
     const fault = this.faults.find((f) => f.file === file && f.kind === kind);
     if (!fault) return undefined;
     fault.used += 1;
-    const times = "times" in fault && fault.times !== undefined ? fault.times : kind === "stall" ? Infinity : 1;
+    const sticky = kind === "stall" || kind === "endless" || kind === "trickle" || kind === "wrongRange";
+    const times = "times" in fault && fault.times !== undefined ? fault.times : sticky ? Infinity : 1;
     if (fault.used >= times) this.faults = this.faults.filter((f) => f !== fault);
     return fault as unknown as Extract<Fault, { kind: K }>;
   }
@@ -393,7 +510,7 @@ function loadRepo(id: string, spec: HubRepoSpec, lfsMinSize: number): Repo {
     });
   }
   const commit = sha1(`${id}\n${[...files.values()].map((f) => `${f.path}:${f.gitOid}`).join("\n")}`);
-  return { id, spec, commit, files };
+  return { id, spec, commit, files, commits: new Map([[commit, files]]) };
 }
 
 /** Relative paths with "/" separators, skipping hidden files (the cache's own bookkeeping, if any). */

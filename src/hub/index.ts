@@ -1,0 +1,28 @@
+/**
+ * Model folders from the Hugging Face Hub, and a plain URL download. `resolveModelFolder(idOrFolder, options)`
+ * returns a local folder with the files a dtype needs, downloading what is missing. The parts, in the order a
+ * download runs through them:
+ *
+ *   settings.ts   repo id, revision, HF_ENDPOINT / HF_TOKEN / HF_HUB_OFFLINE / FLORENCE2_CACHE, the cache folder
+ *   resolve.ts    the entry: a local folder as it is, a complete cache as it is, else download.ts
+ *   cache.ts      what a folder holds, and its manifest (commit, verified files, the Hub's listing)
+ *   lock.ts       one process downloads into a folder at a time; the others wait (owner.ts: is its owner gone?)
+ *   download.ts   the commit and its listing, the files still to fetch, one after another
+ *   client.ts     the Hub's JSON API (@huggingface/hub's modelInfo and listFiles), kept on the endpoint's origin
+ *   listing.ts    the listing's entries, checked, and the files a dtype needs from it
+ *   transfer.ts   one file: a resumable, bounded transfer into partials.ts's files, verify.ts's check, rename
+ *   errors.ts     HubError and the messages for HTTP, network and file-system failures
+ *   limits.ts     timeouts, retries, deadlines (HUB_LIMITS; tests shorten them)
+ *   download-to-file.ts   downloadToFile, for plain URLs (the walkthrough's sample photo)
+ *
+ * src/hub.ts re-exports this file: tslab (the notebooks) resolves "./hub" only to a file.
+ */
+export { FLORENCE2_MODELS, DEFAULT_MODEL, DEFAULT_ENDPOINT, DEFAULT_REVISION } from "./defaults";
+export { HubError, type HubErrorCode } from "./errors";
+export { MANIFEST_FILE, requiredFiles } from "./cache";
+export { LOCK_FILE } from "./lock";
+export { PARTIAL_DIR } from "./partials";
+export type { RemoteFile } from "./listing";
+export { modelCacheFolder, defaultCacheDir, type ResolveOptions } from "./settings";
+export { resolveModelFolder } from "./resolve";
+export { downloadToFile, type DownloadToFileOptions } from "./download-to-file";
