@@ -444,6 +444,9 @@ print(json.dumps(calls))
     } finally {
       fs.rmSync(site, { recursive: true, force: true });
     }
+  });
+});
+
 describe("kernel-setup/kernel.ts: which Pythons it asks", function () {
   let bin: string;
   beforeEach(() => (bin = fs.mkdtempSync(path.join(os.tmpdir(), "kernel-candidates-"))));
