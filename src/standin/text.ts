@@ -159,19 +159,24 @@ function decoderBranch(l: Layers, g: GraphBuilder, useCache: boolean, input: Dec
 
     const qc = scaledQuery(g, l, h, `${p}.encoder_attn.q_proj`, dims);
     const enc = input.encoderHiddenStates;
-    const kc = useCache
-      ? g.op("Identity", [past.encoderKey])
-      : splitHeads(g, l, l.linear(g, enc, `${p}.encoder_attn.k_proj`, dims.dModel, dims.dModel), dims);
-    const vc = useCache
-      ? g.op("Identity", [past.encoderValue])
-      : splitHeads(g, l, l.linear(g, enc, `${p}.encoder_attn.v_proj`, dims.dModel, dims.dModel), dims);
+    const kc = useCache ? past.encoderKey : splitHeads(g, l, l.linear(g, enc, `${p}.encoder_attn.k_proj`, dims.dModel, dims.dModel), dims);
+    const vc = useCache ? past.encoderValue : splitHeads(g, l, l.linear(g, enc, `${p}.encoder_attn.v_proj`, dims.dModel, dims.dModel), dims);
     const crossOut = l.linear(g, attend(g, l, qc, kc, vc, crossMask, dims), `${p}.encoder_attn.out_proj`, dims.dModel, dims.dModel);
     h = l.layerNorm(g, g.op("Add", [h, crossOut]), `${p}.encoder_attn_layer_norm`, dims.dModel);
     h = feedForward(g, l, h, p, dims);
-    presents.push(k, v, kc, vc);
+    // With the cache, the cross-attention K/V are not recomputed and not returned: like optimum's
+    // `merge_decoders` (`_unify_onnx_outputs` adds a constant with the first dynamic dim 0, the others 1),
+    // the branch answers present.i.encoder.* with an empty [0, H, 1, Dh] constant. Echoing the past would copy
+    // every row's cross-attention cache at every step, a cost the real export does not have.
+    presents.push(k, v, useCache ? emptyCrossPresent(l, dims) : kc, useCache ? emptyCrossPresent(l, dims) : vc);
   }
   const logits = applyMode(g, l, lmHead(g, l, h, dims), positions, mode, dims);
   return [logits, ...presents];
+}
+
+/** The cache branch's present.i.encoder.* (see decoderBranch): an empty [0, H, 1, Dh] float32 constant. */
+function emptyCrossPresent(l: Layers, dims: TextDims): string {
+  return l.model.float32s([], [0, dims.heads, 1, dims.dModel / dims.heads]);
 }
 
 /**

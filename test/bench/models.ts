@@ -13,7 +13,7 @@ import { buildBenchScript, checkScript, type ScriptIds } from "./script";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
 export const DEFAULT_MODELS_DIR = path.join(REPO_ROOT, "bench-models");
-const STANDIN_SOURCE = path.join(REPO_ROOT, "test", "standin");
+const STANDIN_SOURCE = path.join(REPO_ROOT, "src", "standin");
 const STAMP = "bench-stamp.json";
 /** Fixed, so that every run of the benchmark times the same weights and the same script. */
 const BENCH_SEED = 1;
