@@ -131,7 +131,7 @@ function checkSignal(signal: unknown): AbortSignal | undefined {
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new Error(`Expected an AbortSignal (new AbortController().signal) for signal but received ${describe(signal)}.`);
   }
-  return signal;
+  return signal as AbortSignal | undefined;
 }
 
 function checkCallback<T>(value: unknown, signature: string): T | undefined {
