@@ -416,96 +416,84 @@ export class Florence2 {
   ): Promise<Executed[]> {
     return this.queue.run(signal, async () => {
       const started = performance.now();
-      const images = distinctImages(jobs);
-      for (const image of images) {
+      const imageOf = await this.readImages(jobs, label);
+      const promptMs = this.finishPrompts(jobs, imageOf, label);
+      for (const image of new Set(imageOf)) await this.encodeSlot(image, signal);
+      const decoded = await this.decodeWaves(jobs, imageOf, options, signal);
+      return withTimings(imageOf, promptMs, decoded, started);
+    });
+  }
+
+  /** Each job's image, read once per distinct input and merged by content; errors name the jobs on the image. */
+  private async readImages(jobs: readonly Job[], label: Labeller): Promise<BatchImage[]> {
+    const images = distinctImages(jobs);
+    for (const image of images) {
+      try {
+        await this.readImage(image);
+      } catch (err) {
+        throw label(image.jobs, err);
+      }
+    }
+    return mergeSameContent(images, jobs.length);
+  }
+
+  /** Builds the prompts that needed their image's size (pixel boxes); returns the time each job took. */
+  private finishPrompts(jobs: readonly Job[], imageOf: readonly BatchImage[], label: Labeller): number[] {
+    return jobs.map((job, i) => {
+      const t0 = performance.now();
+      if (job.promptIds === undefined) {
+        const [width, height] = (imageOf[i].resolved as ResolvedImage).imageSize;
         try {
-          await this.readImage(image);
+          job.promptIds = this.tokenizer.encode(buildPrompt((job.task as TaskSpec).token, job.input, { width, height }));
+          this.checkPromptLength(job.promptIds.length);
         } catch (err) {
-          throw label(image.jobs, err);
+          throw label([i], err);
         }
       }
-      const imageOf = mergeSameContent(images, jobs.length);
-      const promptMs = jobs.map((job, i) => {
-        const t0 = performance.now();
-        if (job.promptIds === undefined) {
-          const [width, height] = (imageOf[i].resolved as ResolvedImage).imageSize;
-          try {
-            job.promptIds = this.tokenizer.encode(buildPrompt((job.task as TaskSpec).token, job.input, { width, height }));
-            this.checkPromptLength(job.promptIds.length);
-          } catch (err) {
-            throw label([i], err);
-          }
-        }
-        return performance.now() - t0;
-      });
-      for (const image of new Set(imageOf)) await this.encodeSlot(image, signal);
+      return performance.now() - t0;
+    });
+  }
 
-      const waves = planWaves(jobs.map((j) => j.decoding.numBeams), options.maxBatchRows);
-      const outputs: Omit<Executed, "timings">[] = new Array(jobs.length);
-      const encoderMs = new Array<number>(jobs.length).fill(0);
-      const postMs = new Array<number>(jobs.length).fill(0);
-      const batch: BatchTimings = {
+  /** The jobs in waves of at most `maxBatchRows` rows: text encoder, decoder loop, text and result per job. */
+  private async decodeWaves(
+    jobs: readonly Job[],
+    imageOf: readonly BatchImage[],
+    options: { maxBatchRows: number; onToken?: (ids: readonly number[], index: number) => void },
+    signal: AbortSignal,
+  ): Promise<Decoded> {
+    const waves = planWaves(jobs.map((j) => j.decoding.numBeams), options.maxBatchRows);
+    const decoded: Decoded = {
+      outputs: new Array(jobs.length),
+      encoderMs: new Array<number>(jobs.length).fill(0),
+      postMs: new Array<number>(jobs.length).fill(0),
+      batch: {
         requests: jobs.length, waves: waves.length, images: new Set(imageOf).size, visionRuns: 0, total: 0, preprocess: 0, vision: 0,
         encoder: 0, decoder: 0, postprocess: 0, sessionRun: 0, search: 0, decoderSteps: 0, maxRows: 0, stepsByRows: [],
-      };
-      for (const wave of waves) {
-        signal.throwIfAborted();
-        const t0 = performance.now();
-        const prompts = wave.map((i) => ({ imageFeatures: (imageOf[i].features as ImageFeatures).features, promptIds: jobs[i].promptIds as number[] }));
-        const encoded = await encodePrompts(this.sessions, prompts);
-        const waveEncoderMs = performance.now() - t0;
-        for (const i of wave) encoderMs[i] = waveEncoderMs / wave.length;
-        batch.encoder += waveEncoderMs;
-        const onToken = options.onToken && ((ids: readonly number[], j: number) => options.onToken?.(ids, wave[j]));
-        const { results, stats } = await generateWave(
-          this.sessions, encoded, wave.map((i) => jobs[i].decoding), this.generationConfig, this.config.maxPositionEmbeddings, { signal, onToken },
-        );
-        addWaveStats(batch, stats);
-        results.forEach((r, j) => {
-          const i = wave[j];
-          const t1 = performance.now();
-          const text = this.tokenizer.decode(r.ids);
-          const task = jobs[i].task;
-          const result = task ? postProcessGeneration(text, task.token, (imageOf[i].resolved as ResolvedImage).imageSize) : undefined;
-          postMs[i] = performance.now() - t1;
-          outputs[i] = { ids: r.ids, score: r.score, text, result, stats: r.stats };
-        });
-      }
-
-      // Timings: each job's shares (see RunTimings), then what no stage accounts for, shared equally.
-      const timings: RunTimings[] = jobs.map((_, i) => {
-        const image = imageOf[i];
-        const onImage = image.jobs.length;
-        const { stats } = outputs[i];
-        const vision = image.visionMs / onImage;
-        return {
-          preprocess: image.preprocessMs / onImage + promptMs[i],
-          vision,
-          encoder: encoderMs[i],
-          decoder: stats.decoderMs,
-          decoderSteps: stats.steps,
-          postprocess: postMs[i],
-          total: 0,
-          imageFeaturesCached: image.resolved?.cached !== undefined,
-          sessionRun: vision + encoderMs[i] + stats.sessionMs,
-          search: stats.searchMs + stats.cacheMs,
-          batch,
-        };
+      },
+    };
+    for (const wave of waves) {
+      signal.throwIfAborted();
+      const t0 = performance.now();
+      const prompts = wave.map((i) => ({ imageFeatures: (imageOf[i].features as ImageFeatures).features, promptIds: jobs[i].promptIds as number[] }));
+      const encoded = await encodePrompts(this.sessions, prompts);
+      const encoderMs = performance.now() - t0;
+      for (const i of wave) decoded.encoderMs[i] = encoderMs / wave.length;
+      decoded.batch.encoder += encoderMs;
+      const onToken = options.onToken && ((ids: readonly number[], j: number) => options.onToken?.(ids, wave[j]));
+      const decoding = wave.map((i) => jobs[i].decoding);
+      const { results, stats } = await generateWave(this.sessions, encoded, decoding, this.generationConfig, this.config.maxPositionEmbeddings, { signal, onToken });
+      addWaveStats(decoded.batch, stats);
+      results.forEach((r, j) => {
+        const i = wave[j];
+        const t1 = performance.now();
+        const text = this.tokenizer.decode(r.ids);
+        const task = jobs[i].task;
+        const result = task ? postProcessGeneration(text, task.token, (imageOf[i].resolved as ResolvedImage).imageSize) : undefined;
+        decoded.postMs[i] = performance.now() - t1;
+        decoded.outputs[i] = { ids: r.ids, score: r.score, text, result, stats: r.stats };
       });
-      const stageSum = (t: RunTimings) => t.preprocess + t.vision + t.encoder + t.decoder + t.postprocess;
-      batch.total = performance.now() - started;
-      const unaccounted = Math.max(0, batch.total - timings.reduce((s, t) => s + stageSum(t), 0)) / jobs.length;
-      for (const t of timings) t.total = stageSum(t) + unaccounted;
-      for (const image of new Set(imageOf)) {
-        batch.preprocess += image.preprocessMs;
-        batch.vision += image.visionMs;
-        if (image.visionMs > 0) batch.visionRuns++;
-      }
-      batch.preprocess += promptMs.reduce((s, ms) => s + ms, 0);
-      batch.postprocess = postMs.reduce((s, ms) => s + ms, 0);
-      batch.sessionRun += batch.vision + batch.encoder;
-      return outputs.map((out, i) => ({ ...out, timings: timings[i] }));
-    });
+    }
+    return decoded;
   }
 
   /** Reads an image (or finds its features in the cache), timing it as preprocessing. */
@@ -537,6 +525,54 @@ export class Florence2 {
     this.featureCache.set(image.features);
     return image.features;
   }
+}
+
+/** What decodeWaves gives back per job, and the batch's figures so far. */
+interface Decoded {
+  outputs: Omit<Executed, "timings">[];
+  encoderMs: number[];
+  postMs: number[];
+  batch: BatchTimings;
+}
+
+/**
+ * Each job's timings (see RunTimings): its shares of its image's reading and vision run, of its wave's encoder
+ * run and of the decoder steps it took part in, its own prompt and post-processing time, and an equal share of
+ * what no stage accounts for; plus the batch's totals.
+ */
+function withTimings(imageOf: readonly BatchImage[], promptMs: readonly number[], decoded: Decoded, started: number): Executed[] {
+  const { outputs, encoderMs, postMs, batch } = decoded;
+  const timings: RunTimings[] = outputs.map(({ stats }, i) => {
+    const image = imageOf[i];
+    const onImage = image.jobs.length;
+    const vision = image.visionMs / onImage;
+    return {
+      preprocess: image.preprocessMs / onImage + promptMs[i],
+      vision,
+      encoder: encoderMs[i],
+      decoder: stats.decoderMs,
+      decoderSteps: stats.steps,
+      postprocess: postMs[i],
+      total: 0,
+      imageFeaturesCached: image.resolved?.cached !== undefined,
+      sessionRun: vision + encoderMs[i] + stats.sessionMs,
+      search: stats.searchMs + stats.cacheMs,
+      batch,
+    };
+  });
+  const stageSum = (t: RunTimings) => t.preprocess + t.vision + t.encoder + t.decoder + t.postprocess;
+  batch.total = performance.now() - started;
+  const unaccounted = Math.max(0, batch.total - timings.reduce((sum, t) => sum + stageSum(t), 0)) / timings.length;
+  for (const t of timings) t.total = stageSum(t) + unaccounted;
+  for (const image of new Set(imageOf)) {
+    batch.preprocess += image.preprocessMs;
+    batch.vision += image.visionMs;
+    if (image.visionMs > 0) batch.visionRuns++;
+  }
+  batch.preprocess += promptMs.reduce((sum, ms) => sum + ms, 0);
+  batch.postprocess = postMs.reduce((sum, ms) => sum + ms, 0);
+  batch.sessionRun += batch.vision + batch.encoder;
+  return outputs.map((out, i) => ({ ...out, timings: timings[i] }));
 }
 
 /**

@@ -174,54 +174,17 @@ export async function generateWave(
     });
     const stats: WaveStats = { steps: 0, decoderMs: 0, sessionMs: 0, searchMs: 0, cacheMs: 0, maxRows: 0, stepsByRows: [] };
     let live = wave;
-    let inputs = new Int32Array(wave.length).fill(tokens.decoderStartTokenId);
-
+    let inputs: Int32Array = new Int32Array(wave.length).fill(tokens.decoderStartTokenId);
     while (live.length > 0) {
       signal?.throwIfAborted();
-      const stepStarted = performance.now();
-      const { sessionMs: sessionBefore, rowMs: rowBefore } = cache.stats;
-      const rows = cache.rows;
-      const stepping = live.map((r) => ({ r, rows: r.rows.length }));
+      const step = startStep(cache, live);
       const logits = await cache.step(inputs);
-      for (const r of live) {
-        const t0 = performance.now();
-        r.chosen = r.decoder.step(logits, rowOfSequence(r));
-        r.ownMs = performance.now() - t0;
-        r.copyMs = 0;
-        r.stats.searchMs += r.ownMs;
-        r.stats.steps++;
-        onToken?.(r.decoder.current.slice(), r.index);
-      }
-
+      for (const r of live) chooseTokens(r, logits, onToken);
       const finished = live.filter((r) => r.decoder.isFinished);
       live = live.filter((r) => !r.decoder.isFinished);
-      if (live.length > 0 && cache.pastLength === 1) {
-        spreadAfterStep0(cache, live); // keeps only the rows of requests that go on
-      } else if (live.length > 0) {
-        for (const r of live) followBeams(cache, r);
-        if (finished.length > 0) {
-          const newIndex = cache.removeRows(finished.flatMap((r) => Array.from(r.rows)));
-          for (const r of live) r.rows = r.rows.map((row) => newIndex[row]);
-        }
-      }
-      inputs = new Int32Array(cache.rows);
-      for (const r of live) rowOfSequence(r).forEach((row, b) => (inputs[row] = (r.chosen as TokenStep).tokens[b]));
-
-      // This step's time: each request's own work, plus the rest shared in proportion to its rows.
-      const stepMs = performance.now() - stepStarted;
-      const sessionMs = cache.stats.sessionMs - sessionBefore;
-      const ownMs = sumOf(stepping, (s) => s.r.ownMs);
-      const sharedRowMs = Math.max(0, cache.stats.rowMs - rowBefore - sumOf(stepping, (s) => s.r.copyMs));
-      for (const { r, rows: rowCount } of stepping) {
-        const share = rowCount / rows;
-        r.stats.decoderMs += r.ownMs + (stepMs - ownMs) * share;
-        r.stats.sessionMs += sessionMs * share;
-        r.stats.cacheMs += sharedRowMs * share;
-      }
-      stats.steps++;
-      stats.sessionMs += sessionMs;
-      stats.maxRows = Math.max(stats.maxRows, rows);
-      addStep(stats.stepsByRows, rows, stepMs);
+      if (live.length > 0) rearrangeRows(cache, live, finished);
+      inputs = nextInputs(cache, live);
+      endStep(step, cache, stats);
     }
 
     const results = wave.map((r) => ({ ...r.decoder.finalize(), stats: r.stats }));
@@ -235,6 +198,73 @@ export async function generateWave(
   } finally {
     cache.dispose();
   }
+}
+
+/** One request's token choice from this step's logits; its own time is its share of the step's work. */
+function chooseTokens(r: WaveRequest, logits: Float32Array, onToken: WaveOptions["onToken"]): void {
+  const t0 = performance.now();
+  r.chosen = r.decoder.step(logits, rowOfSequence(r));
+  r.ownMs = performance.now() - t0;
+  r.copyMs = 0;
+  r.stats.searchMs += r.ownMs;
+  r.stats.steps++;
+  onToken?.(r.decoder.current.slice(), r.index);
+}
+
+/**
+ * The rows for the next step: after step 0 the requests that go on spread to one row per sequence; later, beams
+ * follow the beams they continue and the rows of finished requests are removed.
+ */
+function rearrangeRows(cache: DecoderCache, live: readonly WaveRequest[], finished: readonly WaveRequest[]): void {
+  if (cache.pastLength === 1) {
+    spreadAfterStep0(cache, live); // keeps only the rows of requests that go on
+    return;
+  }
+  for (const r of live) followBeams(cache, r);
+  if (finished.length > 0) {
+    const newIndex = cache.removeRows(finished.flatMap((r) => Array.from(r.rows)));
+    for (const r of live) r.rows = r.rows.map((row) => newIndex[row]);
+  }
+}
+
+/** Each row's next input: the token its sequence just chose. */
+function nextInputs(cache: DecoderCache, live: readonly WaveRequest[]): Int32Array {
+  const inputs = new Int32Array(cache.rows);
+  for (const r of live) rowOfSequence(r).forEach((row, b) => (inputs[row] = (r.chosen as TokenStep).tokens[b]));
+  return inputs;
+}
+
+/** What a step's time accounting needs from its start. */
+interface StepClock {
+  started: number;
+  sessionMs: number;
+  rowMs: number;
+  rows: number;
+  /** The requests in the step and their rows then. */
+  stepping: { r: WaveRequest; rows: number }[];
+}
+
+function startStep(cache: DecoderCache, live: readonly WaveRequest[]): StepClock {
+  const { sessionMs, rowMs } = cache.stats;
+  return { started: performance.now(), sessionMs, rowMs, rows: cache.rows, stepping: live.map((r) => ({ r, rows: r.rows.length })) };
+}
+
+/** Shares out a step's time: each request's own work, plus the rest in proportion to its rows. */
+function endStep(step: StepClock, cache: DecoderCache, stats: WaveStats): void {
+  const stepMs = performance.now() - step.started;
+  const sessionMs = cache.stats.sessionMs - step.sessionMs;
+  const ownMs = sumOf(step.stepping, (s) => s.r.ownMs);
+  const sharedRowMs = Math.max(0, cache.stats.rowMs - step.rowMs - sumOf(step.stepping, (s) => s.r.copyMs));
+  for (const { r, rows } of step.stepping) {
+    const share = rows / step.rows;
+    r.stats.decoderMs += r.ownMs + (stepMs - ownMs) * share;
+    r.stats.sessionMs += sessionMs * share;
+    r.stats.cacheMs += sharedRowMs * share;
+  }
+  stats.steps++;
+  stats.sessionMs += sessionMs;
+  stats.maxRows = Math.max(stats.maxRows, step.rows);
+  addStep(stats.stepsByRows, step.rows, stepMs);
 }
 
 /**
