@@ -29,6 +29,7 @@ import { postProcessGeneration, type TaskResult } from "./postprocess";
 import { buildPrompt, type PixelBox } from "./prompts";
 import {
   checkBatchRequest,
+  defaultMaxBatchRows,
   describe,
   resolveBatchOptions,
   resolveRunOptions,
@@ -44,7 +45,7 @@ import type { DecodingOptions } from "./token-decoder";
 import { Florence2Tokenizer } from "./tokenizer";
 
 export type { RunOptions, RequestOptions, BatchRequest, BatchOptions } from "./requests";
-export { resolveRunOptions, DEFAULT_MAX_BATCH_ROWS } from "./requests";
+export { resolveRunOptions, defaultMaxBatchRows, DEFAULT_MAX_BATCH_ROWS } from "./requests";
 export type { ImageFeatures } from "./image-features";
 
 export interface LoadOptions extends ResolveOptions, SessionSettings {
@@ -246,6 +247,11 @@ export class Florence2 {
     return new Florence2(folder, config, generationConfig, preprocessorConfig, tokenizer, sessions, cacheSize, imageOptions ?? {}, standIn);
   }
 
+  /** runBatch's default maxBatchRows for this model: the same cache memory whatever its size (see defaultMaxBatchRows). */
+  get maxBatchRows(): number {
+    return defaultMaxBatchRows(this.config);
+  }
+
   /** The dtype each module was loaded with. */
   get dtypes(): Record<ModuleName, Dtype> {
     const s = this.sessions;
@@ -286,7 +292,7 @@ export class Florence2 {
     if (!Array.isArray(requests)) {
       throw new Error(`Expected an array of requests ({ image, task, input?, options? }) for runBatch but received ${describe(requests)}.`);
     }
-    const batch = resolveBatchOptions(options, this.generationConfig);
+    const batch = resolveBatchOptions(options, this.generationConfig, this.maxBatchRows);
     const jobs = requests.map((request, i) => {
       try {
         return this.job(checkBatchRequest(request, batch, this.generationConfig));

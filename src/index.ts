@@ -10,7 +10,7 @@
  *   result   --draw.ts-->      PNG --display.ts--> notebook
  * florence2.ts wires these together; sessions.ts opens the ONNX graphs; hub.ts downloads and caches models.
  */
-export { Florence2, DEFAULT_MAX_BATCH_ROWS } from "./florence2";
+export { Florence2, DEFAULT_MAX_BATCH_ROWS, defaultMaxBatchRows } from "./florence2";
 export type {
   LoadOptions, RunOptions, RunOutput, RunTimings, ImageFeatures, GenerateOutput, BatchRequest, BatchOptions, RequestOptions,
   BatchTimings,

@@ -4,7 +4,7 @@
  * task, its input and its decoding options (token-decoder.ts).
  */
 import type { EarlyStopping } from "./beam-search";
-import type { GenerationConfig } from "./config";
+import type { GenerationConfig, ModelConfig } from "./config";
 import type { ImageInput, RgbImage } from "./image";
 import type { ImageFeatures } from "./image-features";
 import type { PixelBox } from "./prompts";
@@ -47,16 +47,35 @@ export interface BatchOptions extends RequestOptions {
   onToken?: (ids: readonly number[], requestIndex: number) => void;
   /**
    * Most decoder rows in one step (a greedy request takes 1, a beam-search request numBeams); requests beyond
-   * it run in a later wave. Bounds memory: each row holds its own cache. Default DEFAULT_MAX_BATCH_ROWS.
+   * it run in a later wave. Bounds memory: each row holds its own cache. Default `defaultMaxBatchRows(config)`:
+   * 24 for Florence-2-base, 9 for large.
    */
   maxBatchRows?: number;
 }
 
 /**
- * Default cap on decoder rows per step: the memory each row's cache takes against the time a bigger batch saves
- * (see the benchmark's batch-size sweep, test/bench/RESULTS.md).
+ * Default cap on decoder rows per step for a Florence-2-base-sized decoder (6 layers, d_model 768); other sizes
+ * get as many rows as hold the same cache memory (defaultMaxBatchRows).
+ *
+ * Chosen by measurement (base stand-in, fp32; test/bench's maxBatchRows sweep): the 14 walkthrough tasks with 3
+ * beams are 42 rows; in one wave their peak RSS was 3303 MiB (1610 MiB after loading the model and encoding the
+ * two photos), with 24 rows in two waves 2573 MiB: about 40 MB per row for ~590 encoder positions and up to 334
+ * generated tokens. A step costs a fixed part (the weights read once) plus about the same per row from ~6 rows
+ * up, so more rows save little time per row while each adds its cache.
  */
 export const DEFAULT_MAX_BATCH_ROWS = 24;
+/** Whatever the model's size, no more rows than this by default (a tiny model's cache is negligible). */
+const MAX_DEFAULT_ROWS = 64;
+
+/**
+ * The default maxBatchRows for a model: DEFAULT_MAX_BATCH_ROWS scaled by its cache per row against
+ * Florence-2-base's (a row's cache grows with decoder layers x d_model): 24 for base, 9 for large.
+ */
+export function defaultMaxBatchRows(config: Pick<ModelConfig, "decoderLayers" | "dModel">): number {
+  const baseRowSize = 6 * 768;
+  const rows = Math.floor((DEFAULT_MAX_BATCH_ROWS * baseRowSize) / (config.decoderLayers * config.dModel));
+  return Math.max(1, Math.min(MAX_DEFAULT_ROWS, rows));
+}
 
 const DEFAULT_MAX_NEW_TOKENS = 1024;
 /** No Florence-2 decoder has more than 4096 positions: a larger maxNewTokens is a mistake, not a wish. */
@@ -159,10 +178,10 @@ export interface ResolvedBatchOptions {
   maxBatchRows: number;
 }
 
-export function resolveBatchOptions(options: BatchOptions, defaults: GenerationConfig): ResolvedBatchOptions {
+export function resolveBatchOptions(options: BatchOptions, defaults: GenerationConfig, defaultRows: number): ResolvedBatchOptions {
   checkObject("batch options", "{ numBeams: 3, maxBatchRows: 24 }", options);
   checkKeys("batch option", options, BATCH_OPTION_NAMES);
-  const { signal, onToken, maxBatchRows = DEFAULT_MAX_BATCH_ROWS, ...generation } = options;
+  const { signal, onToken, maxBatchRows = defaultRows, ...generation } = options;
   resolveDecoding(generation, defaults); // bad batch-wide values fail here, not once per request
   if (typeof maxBatchRows !== "number" || !Number.isInteger(maxBatchRows) || maxBatchRows < 1) {
     throw new Error(`Expected an integer >= 1 for maxBatchRows but received ${describe(maxBatchRows)}.`);

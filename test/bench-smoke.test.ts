@@ -15,7 +15,8 @@ import { renderResults, renderVerdicts, type BenchResults } from "./bench/report
 import { probeSessions } from "./bench/session-probe";
 import { PROBES } from "./bench/session-options";
 import { buildBenchScript, checkScript } from "./bench/script";
-import { DEFAULT_MAX_BATCH_ROWS } from "../src/florence2";
+import { defaultMaxBatchRows } from "../src/florence2";
+import { readModelConfig } from "../src/config";
 import { workloadFor } from "./bench/workload";
 
 describe("benchmark smoke run (tiny stand-in)", function () {
@@ -80,7 +81,7 @@ describe("benchmark smoke run (tiny stand-in)", function () {
     assert.deepEqual([batch.photos.requests, batch.photos.images], [3, 3]);
     assert.ok(batch.photos.batched.visionMs > 0, "the throughput measurement starts from the files");
     assert.equal(batch.tasksGreedy.batched.visionMs, 0, "the tasks' features are computed before the clock");
-    assert.deepEqual(batch.sweep.map((row) => row.maxBatchRows), [2, DEFAULT_MAX_BATCH_ROWS]);
+    assert.deepEqual(batch.sweep.map((row) => row.maxBatchRows), [2, defaultMaxBatchRows(readModelConfig(results.model.folder))]);
     assert.ok(batch.sweep.every((row) => row.asScripted && row.peakRssBytes > 0));
     assert.equal(batch.sweep[0].waves, 2, "two 3-beam requests take a wave each at 2 rows");
     assert.match(markdown, /## Batched generation \(issue 10\)/);

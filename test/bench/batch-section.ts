@@ -8,7 +8,8 @@
  * `</s>` exactly there. Rows of one decoder step all sit at the same position of the script, so a batch emits
  * what the sequential runs emit (checked per run).
  */
-import { DEFAULT_MAX_BATCH_ROWS } from "../../src/florence2";
+import { readModelConfig } from "../../src/config";
+import { defaultMaxBatchRows } from "../../src/florence2";
 import type { StepsByRows } from "../../src/generation";
 import { imageFor, startSide, type BenchContext } from "./context";
 import { median, medianRecord } from "./measure";
@@ -190,7 +191,8 @@ export async function runBatchSection(context: BenchContext): Promise<BatchSecti
   } finally {
     await side.child.close();
   }
-  const rowsList = [...new Set([...options.batchRows, DEFAULT_MAX_BATCH_ROWS])].sort((a, b) => a - b);
+  const defaultRows = defaultMaxBatchRows(readModelConfig(context.model.folder));
+  const rowsList = [...new Set([...options.batchRows, defaultRows])].sort((a, b) => a - b);
   log(`  maxBatchRows sweep (${workloads.length} tasks, ${BEAMS} beams, a fresh process each): ${rowsList.join(", ")}`);
   const sweep: RowsSweepRow[] = [];
   for (const rows of rowsList) {
@@ -198,5 +200,5 @@ export async function runBatchSection(context: BenchContext): Promise<BatchSecti
     sweep.push(point);
     log(`    ${String(rows).padStart(3)} rows: ${(point.wallMs / 1000).toFixed(2)} s, ${point.waves} wave(s), peak RSS ${(point.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);
   }
-  return { tasksGreedy, tasksBeams, photos, sweep, defaultMaxBatchRows: DEFAULT_MAX_BATCH_ROWS };
+  return { tasksGreedy, tasksBeams, photos, sweep, defaultMaxBatchRows: defaultRows };
 }
