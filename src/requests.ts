@@ -48,7 +48,7 @@ export interface BatchOptions extends RequestOptions {
   /**
    * Most decoder rows in one step (a greedy request takes 1, a beam-search request numBeams); requests beyond
    * it run in a later wave. Bounds memory: each row holds its own cache. Default `defaultMaxBatchRows(config)`:
-   * 24 for Florence-2-base, 9 for large.
+   * 32 for Florence-2-base, 12 for large.
    */
   maxBatchRows?: number;
 }
@@ -57,19 +57,21 @@ export interface BatchOptions extends RequestOptions {
  * Default cap on decoder rows per step for a Florence-2-base-sized decoder (6 layers, d_model 768); other sizes
  * get as many rows as hold the same cache memory (defaultMaxBatchRows).
  *
- * Chosen by measurement (base stand-in, fp32; test/bench's maxBatchRows sweep): the 14 walkthrough tasks with 3
- * beams are 42 rows; in one wave their peak RSS was 3303 MiB (1610 MiB after loading the model and encoding the
- * two photos), with 24 rows in two waves 2573 MiB: about 40 MB per row for ~590 encoder positions and up to 334
- * generated tokens. A step costs a fixed part (the weights read once) plus about the same per row from ~6 rows
- * up, so more rows save little time per row while each adds its cache.
+ * Chosen by measurement (base stand-in, fp32, 2 shared cores, load 2-3; test/bench's maxBatchRows sweep measures
+ * it again). A row holds about 40 MiB of cache (~590 encoder positions, up to 334 generated tokens): the 14
+ * walkthrough tasks with 3 beams (42 rows, early_stopping=False) peaked at 1610 MiB after loading the model and
+ * encoding the photos, 2573 MiB of RSS with 24 rows per wave, 2921 MiB with 32, 3303 MiB (3.46 GB) in one wave of
+ * 42. Against 14 sequential runs they took 0.78x, 0.70x and 0.66x: every wave pays a decoder step's fixed part
+ * (the weights read once) for as many steps as its longest request, so fewer waves save time, while more rows per
+ * wave cost memory. 32 keeps that batch under 3.5 GB and within 0.75x.
  */
-export const DEFAULT_MAX_BATCH_ROWS = 24;
+export const DEFAULT_MAX_BATCH_ROWS = 32;
 /** Whatever the model's size, no more rows than this by default (a tiny model's cache is negligible). */
 const MAX_DEFAULT_ROWS = 64;
 
 /**
  * The default maxBatchRows for a model: DEFAULT_MAX_BATCH_ROWS scaled by its cache per row against
- * Florence-2-base's (a row's cache grows with decoder layers x d_model): 24 for base, 9 for large.
+ * Florence-2-base's (a row's cache grows with decoder layers x d_model): 32 for base, 12 for large.
  */
 export function defaultMaxBatchRows(config: Pick<ModelConfig, "decoderLayers" | "dModel">): number {
   const baseRowSize = 6 * 768;
@@ -179,7 +181,7 @@ export interface ResolvedBatchOptions {
 }
 
 export function resolveBatchOptions(options: BatchOptions, defaults: GenerationConfig, defaultRows: number): ResolvedBatchOptions {
-  checkObject("batch options", "{ numBeams: 3, maxBatchRows: 24 }", options);
+  checkObject("batch options", "{ numBeams: 3, maxBatchRows: 16 }", options);
   checkKeys("batch option", options, BATCH_OPTION_NAMES);
   const { signal, onToken, maxBatchRows = defaultRows, ...generation } = options;
   resolveDecoding(generation, defaults); // bad batch-wide values fail here, not once per request

@@ -9,10 +9,10 @@ import { DEFAULT_MAX_BATCH_ROWS, checkBatchRequest, defaultMaxBatchRows, resolve
 const DEFAULTS = { numBeams: 3, earlyStopping: true, lengthPenalty: 1, noRepeatNgramSize: 3 } as GenerationConfig;
 
 describe("requests", () => {
-  it("defaults maxBatchRows to the same cache memory per model size: 24 rows for base, 9 for large", () => {
+  it("defaults maxBatchRows to the same cache memory per model size: 32 rows for base, 12 for large", () => {
     assert.equal(defaultMaxBatchRows({ decoderLayers: 6, dModel: 768 }), DEFAULT_MAX_BATCH_ROWS);
-    assert.equal(DEFAULT_MAX_BATCH_ROWS, 24);
-    assert.equal(defaultMaxBatchRows({ decoderLayers: 12, dModel: 1024 }), 9);
+    assert.equal(DEFAULT_MAX_BATCH_ROWS, 32);
+    assert.equal(defaultMaxBatchRows({ decoderLayers: 12, dModel: 1024 }), 12);
     assert.equal(defaultMaxBatchRows({ decoderLayers: 1, dModel: 16 }), 64, "capped for tiny models");
     assert.equal(defaultMaxBatchRows({ decoderLayers: 96, dModel: 8192 }), 1, "at least one row");
   });

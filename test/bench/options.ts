@@ -44,7 +44,7 @@ export interface BenchOptions {
   batchRows: number[];
 }
 
-const BATCH_ROWS = [8, 16, 32, 48];
+const BATCH_ROWS = [8, 16, 24, 48];
 const QUICK_BATCH_ROWS = [8];
 
 /** Length of the long beam-search measurement: issue 6 asks about beams "even at 1000 generated tokens". */
