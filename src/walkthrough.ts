@@ -22,7 +22,7 @@ import type { ImageSize, PixelBox } from "./prompts";
 import { SEED_SETUP, SEED_TIMINGS, seedCpuTotalSeconds, seedWallSeconds } from "./seed-timings";
 import { WALKTHROUGH_TASKS, getTask, type TaskSpec } from "./tasks";
 import { formatCellTimes, formatTime, startTimer, type CellTimes } from "./timing";
-import { STAND_IN_DTYPES, writeStandInModel } from "./standin";
+import { STAND_IN_DTYPES, writeStandInModel } from "./standin/index";
 import { Florence2Tokenizer } from "./tokenizer";
 
 /** The walkthrough's first sample photo (1600x1066, from pakutaso), fetched once into the cache folder. */
