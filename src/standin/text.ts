@@ -1,7 +1,7 @@
 /**
  * The language half of a stand-in: `embed_tokens`, `encoder_model` and `decoder_model_merged`, a BART
  * encoder-decoder (post-LayerNorm, learned positions with BART's offset of 2, exact GELU) with the real
- * export's names, dtypes and dims (SPEC.md §1.4).
+ * export's names, dtypes and dims (onnx-community/Florence-2-base-ft's onnx/ files; sessions.ts checks them).
  */
 import { type Dim, type GraphBuilder, ModelBuilder, onnxDataType } from "./onnx-builder";
 import { Layers, type Precision, uniform, constant, floatInput, floatOutput } from "./nn";
