@@ -1,6 +1,7 @@
 /**
  * Beam-search bookkeeping with the semantics of Hugging Face transformers v4.44 (`BeamSearchScorer`,
- * `BeamHypotheses` and the pre-rewrite `_beam_search` loop), as written down in BEAM_SEARCH.md. No tensors
+ * `BeamHypotheses` in transformers/generation/beam_search.py, and the pre-rewrite `_beam_search` loop of
+ * generation/utils.py, before huggingface/transformers PR #35802 rewrote it). No tensors
  * here: a step takes the decoder's logits for the live beams and says which beam each new beam continues, so
  * the caller can reorder its decoder cache, and which token it appends.
  *

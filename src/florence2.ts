@@ -1,18 +1,17 @@
 /**
- * The model API: `Florence2.load(folderOrId)` and `model.run(image, task, input?)`.
+ * The model API: `Florence2.load(folderOrId)`, `model.run(image, task, input?)` and `model.runBatch(requests)`.
  *
- *   image --image.ts--> pixel_values --vision_encoder--> features [1, 577, D]   (cached by image content)
- *   task + input --prompts.ts--> prompt --tokenizer--> ids --embed_tokens + encoder_model--> [1, 577 + L, D]
- *   --generation.ts (merged decoder, KV cache, greedy or beam search)--> ids --tokenizer--> text
+ *   image --image.ts--> pixel_values --vision_encoder--> features [1, 577, D]   (once per image; cached by content)
+ *   task + input --prompts.ts--> prompt --tokenizer--> ids
+ *   features + ids --encoders.ts (embed_tokens + encoder_model, prompts batched)--> encoder states [B, 577 + L, D]
+ *   --generation.ts (decoder waves: decoder-cache.ts, token-decoder.ts)--> ids --tokenizer--> text
  *   --postprocess.ts--> result, exactly as the reference's `post_process_generation`
+ *
+ * `run` is a batch of one: every call goes through `execute`, which reads each distinct image once, checks every
+ * prompt, encodes the images, then decodes the requests in waves of at most `maxBatchRows` decoder rows.
  */
-import * as crypto from "node:crypto";
-import * as fs from "node:fs";
-import type * as ort from "onnxruntime-node";
-import type { EarlyStopping } from "./beam-search";
 import {
   readGenerationConfig,
-  readIsStandIn,
   readModelConfig,
   readPreprocessorConfig,
   type GenerationConfig,
@@ -21,14 +20,33 @@ import {
 } from "./config";
 import { chooseDevice, deviceReport, type DeviceChoice, type DeviceOption, type DeviceReport } from "./device";
 import { resolveDtypes, type Dtype, type ModuleName } from "./dtypes";
-import { generate, runTextEncoder, runVisionEncoder, type GenerateOptions, type GenerationStats } from "./generation";
+import { encodePrompts, runVisionEncoder } from "./encoders";
+import { generateWave, planWaves, type GenerationStats, type StepsByRows } from "./generation";
 import { resolveModelFolder, type ResolveOptions } from "./hub";
-import { loadImageRgb, preprocessImage, type ImageInput, type LoadImageOptions, type RgbImage } from "./image";
+import { preprocessImage, type ImageInput, type LoadImageOptions, type RgbImage } from "./image";
+import { FeatureCache, isImageFeatures, resolveImage, type ImageFeatures, type ResolvedImage } from "./image-features";
 import { postProcessGeneration, type TaskResult } from "./postprocess";
 import { buildPrompt, type PixelBox } from "./prompts";
+import {
+  checkBatchRequest,
+  defaultMaxBatchRows,
+  describe,
+  resolveBatchOptions,
+  resolveRunOptions,
+  type BatchOptions,
+  type BatchRequest,
+  type CheckedRequest,
+  type RunOptions,
+} from "./requests";
+import { RunQueue } from "./run-queue";
 import { openSessions, type Florence2Sessions, type SessionSettings } from "./sessions";
-import { getTask } from "./tasks";
+import { getTask, type TaskSpec } from "./tasks";
+import type { DecodingOptions } from "./token-decoder";
 import { Florence2Tokenizer } from "./tokenizer";
+
+export type { RunOptions, RequestOptions, BatchRequest, BatchOptions } from "./requests";
+export { resolveRunOptions, defaultMaxBatchRows, DEFAULT_MAX_BATCH_ROWS } from "./requests";
+export type { ImageFeatures } from "./image-features";
 
 export interface LoadOptions extends ResolveOptions, SessionSettings {
   /** "cpu", "cuda" or "auto" (default: FLORENCE2_DEVICE, else "auto"): see device.ts. Not with executionProviders. */
@@ -42,26 +60,16 @@ export interface LoadOptions extends ResolveOptions, SessionSettings {
   imageOptions?: LoadImageOptions;
 }
 
-export interface RunOptions {
-  /** 1 = greedy; more = beam search. Default: generation_config.json's num_beams (3 for Florence-2). */
-  numBeams?: number;
-  /** Most tokens to generate, final `</s>` included. Default 1024 (the walkthrough's), capped by the model's positions. */
-  maxNewTokens?: number;
-  /** Beam search stop rule. Default: generation_config.json's early_stopping (true). */
-  earlyStopping?: EarlyStopping;
-  /** Beam search: hypotheses are ranked by sum of log-probs / length ** lengthPenalty. Default 1. */
-  lengthPenalty?: number;
-  /** Never repeat an n-gram of this size (0 = off). Default: generation_config.json's (3). */
-  noRepeatNgramSize?: number;
-  /** Cancels the run between decoder steps; the model stays usable. */
-  signal?: AbortSignal;
-  /** Called after every decoder step with the ids so far (start token included; for beams, the best live beam). */
-  onToken?: (ids: readonly number[]) => void;
-}
-
-/** Milliseconds per stage of one run. */
+/**
+ * Milliseconds per stage of one request. For `run` they are the run's own times. For a request of `runBatch`,
+ * whose work is shared with the others, each figure is the request's share: its image's reading and vision
+ * encoder run split among the requests on that image, the text encoder split among its wave's requests, each
+ * decoder step split among the requests in it by their rows, its own token choice and post-processing, and an
+ * equal share of what no stage accounts for. So any figure summed over a batch's outputs gives the batch's total,
+ * which `batch` holds with the batch's other figures.
+ */
 export interface RunTimings {
-  /** Reading and hashing the image, resizing and normalising it, building and tokenizing the prompt. */
+  /** Reading, hashing, resizing and normalising the image; building and tokenizing the prompt. */
   preprocess: number;
   /** The vision encoder (0 when the features came from the cache). */
   vision: number;
@@ -69,17 +77,42 @@ export interface RunTimings {
   encoder: number;
   /** The decoder loop, token choice included. */
   decoder: number;
-  /** Decoder steps run (= generated tokens). */
+  /** Decoder steps the request took part in (= its generated tokens). */
   decoderSteps: number;
   /** Decoding the ids to text and post-processing. */
   postprocess: number;
   total: number;
-  /** Whether the image features came from the cache. */
+  /** Whether the image features came from the model's cache or were passed in (no vision encoder run for it). */
   imageFeaturesCached: boolean;
   /** Time inside session.run, all sessions together; total - sessionRun is everything else. */
   sessionRun: number;
-  /** Of the decoder time: token choice (processors, greedy/beam bookkeeping) and cache reordering for beams. */
+  /** Of the decoder time: token choice (processors, greedy/beam bookkeeping) and cache row work. */
   search: number;
+  /** `runBatch` only: the whole batch's figures (one object, shared by all its outputs). */
+  batch?: BatchTimings;
+}
+
+/** A whole `runBatch` call: wall time per stage (not shares) and how the decoder ran. */
+export interface BatchTimings {
+  requests: number;
+  /** Decoder waves (see BatchOptions.maxBatchRows). */
+  waves: number;
+  /** Distinct images, and how many of them the vision encoder ran for (the rest came from the cache). */
+  images: number;
+  visionRuns: number;
+  total: number;
+  preprocess: number;
+  vision: number;
+  encoder: number;
+  decoder: number;
+  postprocess: number;
+  sessionRun: number;
+  search: number;
+  /** Decoder steps (session runs) of all waves, and the most rows one of them ran. */
+  decoderSteps: number;
+  maxRows: number;
+  /** Decoder steps by their number of rows, with their wall time: where the decoder time went. */
+  stepsByRows: StepsByRows[];
 }
 
 export interface RunOutput {
@@ -94,16 +127,6 @@ export interface RunOutput {
   timings: RunTimings;
 }
 
-/** The vision encoder's output for one image, reusable across tasks (`model.run(features, task)`). */
-export interface ImageFeatures {
-  /** [1, 577, D], in the vision encoder's output type. */
-  readonly features: ort.Tensor;
-  /** [width, height] of the original image. */
-  readonly imageSize: [number, number];
-  /** Content hash the cache uses. */
-  readonly key: string;
-}
-
 export interface GenerateOutput {
   ids: number[];
   text: string;
@@ -111,122 +134,47 @@ export interface GenerateOutput {
   stats: GenerationStats;
 }
 
-const DEFAULT_MAX_NEW_TOKENS = 1024;
-/** No Florence-2 decoder has more than 4096 positions: a larger maxNewTokens is a mistake, not a wish. */
-const MAX_NEW_TOKENS_LIMIT = 65536;
 const DEFAULT_FEATURE_CACHE_SIZE = 4;
-const RUN_OPTION_NAMES = ["numBeams", "maxNewTokens", "earlyStopping", "lengthPenalty", "noRepeatNgramSize", "signal", "onToken"];
 
-/** Run options after validation and defaults: exactly what the generation loop takes. */
-type ResolvedRunOptions = GenerateOptions;
-
-function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "number" || typeof value === "boolean" || value === undefined || value === null) return String(value);
-  if (typeof value === "function") return "a function";
-  return Array.isArray(value) ? "an array" : typeof value;
+/** One request as `execute` runs it: a task (run, runBatch) or a bare prompt text (generate). */
+interface Job {
+  image: ImageInput | RgbImage | ImageFeatures;
+  task: TaskSpec | undefined;
+  input: string | PixelBox | undefined;
+  /** Token ids, when known before the image is read (everything but pixel boxes). */
+  promptIds: number[] | undefined;
+  decoding: DecodingOptions;
 }
 
-function camelCase(name: string): string {
-  return name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+/** What `execute` returns per job. */
+interface Executed {
+  ids: number[];
+  score: number | null;
+  text: string;
+  result: Record<string, TaskResult> | undefined;
+  stats: GenerationStats;
+  timings: RunTimings;
 }
 
-/** Checks run options up front, with errors that name the option, what it takes and what it got. */
-export function resolveRunOptions(options: RunOptions, defaults: GenerationConfig): ResolvedRunOptions {
-  if (options === null || typeof options !== "object") {
-    throw new Error(`Expected an object of run options (e.g. { numBeams: 3 }) but received ${describe(options)}.`);
-  }
-  for (const key of Object.keys(options)) {
-    if (!RUN_OPTION_NAMES.includes(key)) {
-      const hint = RUN_OPTION_NAMES.includes(camelCase(key)) ? ` Options are camelCase: did you mean ${camelCase(key)}?` : "";
-      throw new Error(`Unknown run option "${key}".${hint} Expected one of: ${RUN_OPTION_NAMES.join(", ")}.`);
-    }
-  }
-  const integer = (name: keyof RunOptions, value: unknown, min: number, max: number, note = ""): number => {
-    if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-      const range = max === Infinity ? `an integer >= ${min}` : `an integer from ${min} to ${max}`;
-      throw new Error(`Expected ${range} for ${name}${note} but received ${describe(value)}.`);
-    }
-    return value;
-  };
-  const numBeams = integer("numBeams", options.numBeams ?? defaults.numBeams, 1, 64, " (1 = greedy)");
-  const maxNewTokens = integer(
-    "maxNewTokens",
-    options.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS,
-    1,
-    MAX_NEW_TOKENS_LIMIT,
-    " (values above the model's positions are capped to them)",
-  );
-  const noRepeatNgramSize = integer("noRepeatNgramSize", options.noRepeatNgramSize ?? defaults.noRepeatNgramSize, 0, Infinity, " (0 = off)");
-  const earlyStopping = options.earlyStopping ?? defaults.earlyStopping;
-  if (earlyStopping !== true && earlyStopping !== false && earlyStopping !== "never") {
-    throw new Error(`Expected true, false or "never" for earlyStopping but received ${describe(earlyStopping)}.`);
-  }
-  const lengthPenalty = options.lengthPenalty ?? defaults.lengthPenalty;
-  if (typeof lengthPenalty !== "number" || !Number.isFinite(lengthPenalty)) {
-    throw new Error(`Expected a finite number for lengthPenalty but received ${describe(lengthPenalty)}.`);
-  }
-  const { signal, onToken } = options;
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new Error(`Expected an AbortSignal (new AbortController().signal) for signal but received ${describe(signal)}.`);
-  }
-  if (onToken !== undefined && typeof onToken !== "function") {
-    throw new Error(`Expected a function (ids) => void for onToken but received ${describe(onToken)}.`);
-  }
-  return { numBeams, maxNewTokens, earlyStopping, lengthPenalty, noRepeatNgramSize, signal, onToken };
+/** One distinct image of a batch. */
+interface BatchImage {
+  input: Job["image"];
+  /** Indices of the jobs on it. */
+  jobs: number[];
+  resolved?: ResolvedImage;
+  features?: ImageFeatures;
+  /** Reading and preprocessing, and the vision encoder, in ms. */
+  preprocessMs: number;
+  visionMs: number;
 }
 
-function isImageFeatures(value: unknown): value is ImageFeatures {
-  return typeof value === "object" && value !== null && "features" in value && "imageSize" in value && "key" in value;
-}
-
-function isRgbImage(value: unknown): value is RgbImage {
-  return typeof value === "object" && value !== null && !(value instanceof Uint8Array) && "data" in value && "width" in value;
-}
-
-function hashOf(kind: string, ...parts: (Uint8Array | string)[]): string {
-  const hash = crypto.createHash("sha256");
-  for (const p of parts) hash.update(p);
-  return `${kind}:${hash.digest("hex")}`;
-}
-
-/** An image as far as the run needs it before the vision encoder: its key and size, plus pixels on a miss. */
-interface ResolvedImage {
-  key: string;
-  imageSize: [number, number];
-  cached?: ImageFeatures;
-  rgb?: RgbImage;
-}
-
-/** Least-recently-used image features. Entries are only dropped, never disposed: a caller may still hold one. */
-class FeatureCache {
-  private readonly entries = new Map<string, ImageFeatures>();
-  constructor(readonly capacity: number) {}
-
-  get(key: string): ImageFeatures | undefined {
-    const hit = this.entries.get(key);
-    if (hit) {
-      this.entries.delete(key);
-      this.entries.set(key, hit);
-    }
-    return hit;
-  }
-
-  set(entry: ImageFeatures): void {
-    if (this.capacity <= 0) return;
-    this.entries.delete(entry.key);
-    this.entries.set(entry.key, entry);
-    while (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value as string);
-  }
-
-  clear(): void {
-    this.entries.clear();
-  }
-
-  get size(): number {
-    return this.entries.size;
-  }
-}
+/** How errors name the request they are about: nothing for `run`, the index for `runBatch`. */
+type Labeller = (jobs: readonly number[], err: unknown) => unknown;
+const asIs: Labeller = (_, err) => err;
+const byRequestIndex: Labeller = (jobs, err) => {
+  const which = jobs.length === 1 ? `request ${jobs[0]}` : `requests ${jobs.join(", ")}`;
+  return new Error(`runBatch ${which}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+};
 
 /**
  * The tokenizer must know the model's last id (vocab_size - 1; `<and>` for Florence-2) and none beyond it,
@@ -258,6 +206,7 @@ export class Florence2 {
   private readonly running = new Set<{ controller: AbortController; done: Promise<unknown> }>();
   private readonly featureCache: FeatureCache;
   private placement!: DeviceChoice;
+  private readonly queue = new RunQueue();
 
   private constructor(
     /** The local model folder. */
@@ -269,11 +218,6 @@ export class Florence2 {
     private readonly sessions: Florence2Sessions,
     cacheSize: number,
     private readonly imageOptions: LoadImageOptions,
-    /**
-     * True for a stand-in generated by this project's tests (config.json's `stand_in` entry): random weights,
-     * so whatever it outputs is not Florence-2's and should be shown as such.
-     */
-    readonly standIn: boolean,
   ) {
     this.featureCache = new FeatureCache(cacheSize);
   }
@@ -300,8 +244,7 @@ export class Florence2 {
     const sessions = await openSessions(folder, config, {
       dtype: options.dtype, sessionOptions, intraOpNumThreads, executionProviders: placement.executionProviders,
     });
-    const standIn = readIsStandIn(folder);
-    const model = new Florence2(folder, config, generationConfig, preprocessorConfig, tokenizer, sessions, cacheSize, imageOptions ?? {}, standIn);
+    const model = new Florence2(folder, config, generationConfig, preprocessorConfig, tokenizer, sessions, cacheSize, imageOptions ?? {});
     model.placement = placement;
     return model;
   }
@@ -310,6 +253,11 @@ export class Florence2 {
   get device(): DeviceReport {
     const s = this.sessions;
     return deviceReport(this.placement, { vision_encoder: s.vision, embed_tokens: s.embed, encoder_model: s.encoder, decoder_model_merged: s.decoder });
+  }
+
+  /** runBatch's default maxBatchRows for this model: the same cache memory whatever its size (see defaultMaxBatchRows). */
+  get maxBatchRows(): number {
+    return defaultMaxBatchRows(this.config);
   }
 
   /** The dtype each module was loaded with. */
@@ -331,49 +279,52 @@ export class Florence2 {
   ): Promise<RunOutput> {
     this.assertUsable();
     const spec = getTask(task);
-    const opts = resolveRunOptions(options, this.generationConfig);
-    return this.track(opts.signal, async (signal) => {
-      const started = performance.now();
-      // Text inputs are checked before the image is read; a pixel box needs the image size first.
-      const textPrompt = typeof textInput === "object" && textInput !== null ? undefined : buildPrompt(spec.token, textInput);
-      const textIds = textPrompt === undefined ? undefined : this.tokenizer.encode(textPrompt);
-      if (textIds) this.checkPromptLength(textIds.length);
-      const resolved = await this.resolveImage(image);
-      const [width, height] = resolved.imageSize;
-      const promptIds = textIds ?? this.tokenizer.encode(buildPrompt(spec.token, textInput, { width, height }));
-      this.checkPromptLength(promptIds.length);
-      const { features, visionMs } = await this.featuresFor(resolved, signal);
-      const preprocess = performance.now() - started - visionMs;
-      const out = await this.generateFrom(features, promptIds, { ...opts, signal });
-      const postStarted = performance.now();
-      const text = this.tokenizer.decode(out.ids);
-      const result = postProcessGeneration(text, spec.token, resolved.imageSize);
-      const postprocess = performance.now() - postStarted;
-      return {
-        result,
-        text,
-        ids: out.ids,
-        score: out.score,
-        timings: {
-          preprocess,
-          vision: visionMs,
-          encoder: out.encoderMs,
-          decoder: out.stats.decoderMs,
-          decoderSteps: out.stats.steps,
-          postprocess,
-          total: performance.now() - started,
-          imageFeaturesCached: resolved.cached !== undefined,
-          sessionRun: visionMs + out.encoderMs + out.stats.sessionMs,
-          search: out.stats.searchMs + out.stats.cacheMs,
-        },
-      };
+    const { signal, onToken, ...decoding } = resolveRunOptions(options, this.generationConfig);
+    const job = this.job({ image, task: spec, input: textInput, decoding });
+    return this.track(signal, async (s) => {
+      const [out] = await this.execute([job], { maxBatchRows: Infinity, onToken: onToken && ((ids) => onToken(ids)) }, s, asIs);
+      const { batch, ...timings } = out.timings;
+      return { result: out.result as Record<string, TaskResult>, text: out.text, ids: out.ids, score: out.score, timings };
+    });
+  }
+
+  /**
+   * Runs many requests (images x tasks) together and returns their outputs in request order, each what `run`
+   * returns for it alone (same ids, result and score, to float rounding). Every request is checked before
+   * anything runs; each distinct image is read and encoded once; the prompts are encoded together; the decoder
+   * runs all live rows of a wave in one step (see BatchOptions.maxBatchRows). `timings` hold each request's share
+   * of the work, and `timings.batch` the batch's totals.
+   */
+  async runBatch(requests: readonly BatchRequest[], options: BatchOptions = {}): Promise<RunOutput[]> {
+    this.assertUsable();
+    if (!Array.isArray(requests)) {
+      throw new Error(`Expected an array of requests ({ image, task, input?, options? }) for runBatch but received ${describe(requests)}.`);
+    }
+    const batch = resolveBatchOptions(options, this.generationConfig, this.maxBatchRows);
+    const jobs = requests.map((request, i) => {
+      try {
+        return this.job(checkBatchRequest(request, batch, this.generationConfig));
+      } catch (err) {
+        throw byRequestIndex([i], err);
+      }
+    });
+    if (jobs.length === 0) return [];
+    return this.track(batch.signal, async (s) => {
+      const outs = await this.execute(jobs, { maxBatchRows: batch.maxBatchRows, onToken: batch.onToken }, s, byRequestIndex);
+      return outs.map((out) => ({ result: out.result as Record<string, TaskResult>, text: out.text, ids: out.ids, score: out.score, timings: out.timings }));
     });
   }
 
   /** The vision encoder's output for an image (from the cache when the same content was seen recently). */
   async encodeImage(image: ImageInput | RgbImage): Promise<ImageFeatures> {
     this.assertUsable();
-    return this.track(undefined, async (signal) => (await this.featuresFor(await this.resolveImage(image), signal)).features);
+    return this.track(undefined, (signal) =>
+      this.queue.run(signal, async () => {
+        const slot: BatchImage = { input: image, jobs: [], preprocessMs: 0, visionMs: 0 };
+        await this.readImage(slot);
+        return this.encodeSlot(slot, signal);
+      }),
+    );
   }
 
   /**
@@ -383,12 +334,14 @@ export class Florence2 {
   async generate(features: ImageFeatures, prompt: string, options: RunOptions = {}): Promise<GenerateOutput> {
     this.assertUsable();
     if (!isImageFeatures(features)) throw new Error(`Expected the ImageFeatures of model.encodeImage(image) but received ${describe(features)}.`);
-    const opts = resolveRunOptions(options, this.generationConfig);
-    return this.track(opts.signal, async (signal) => {
-      const promptIds = this.tokenizer.encode(prompt);
-      this.checkPromptLength(promptIds.length);
-      const out = await this.generateFrom(features, promptIds, { ...opts, signal });
-      return { ids: out.ids, text: this.tokenizer.decode(out.ids), score: out.score, stats: out.stats };
+    if (typeof prompt !== "string") throw new Error(`Expected a prompt text (e.g. buildPrompt("<OD>")) but received ${describe(prompt)}.`);
+    const { signal, onToken, ...decoding } = resolveRunOptions(options, this.generationConfig);
+    const promptIds = this.tokenizer.encode(prompt);
+    this.checkPromptLength(promptIds.length);
+    const job: Job = { image: features, task: undefined, input: undefined, promptIds, decoding };
+    return this.track(signal, async (s) => {
+      const [out] = await this.execute([job], { maxBatchRows: Infinity, onToken: onToken && ((ids) => onToken(ids)) }, s, asIs);
+      return { ids: out.ids, text: out.text, score: out.score, stats: out.stats };
     });
   }
 
@@ -398,8 +351,8 @@ export class Florence2 {
   }
 
   /**
-   * Releases the native sessions. Runs in progress are cancelled at their next decoder step and awaited
-   * first. Any later call fails with a clear error.
+   * Releases the native sessions. Runs in progress or waiting are cancelled (a running one at its next decoder
+   * step) and awaited first. Any later call fails with a clear error.
    */
   async dispose(): Promise<void> {
     if (this.disposed) return;
@@ -417,7 +370,10 @@ export class Florence2 {
     }
   }
 
-  /** Runs `work` with a signal that fires on the caller's signal or on dispose, and tracks it for dispose. */
+  /**
+   * Runs `work` with a signal that fires on the caller's signal or on dispose, and tracks it for dispose. The
+   * work itself waits for its turn on the model (run-queue.ts).
+   */
   private async track<T>(userSignal: AbortSignal | undefined, work: (signal: AbortSignal) => Promise<T>): Promise<T> {
     userSignal?.throwIfAborted();
     const controller = new AbortController();
@@ -434,6 +390,18 @@ export class Florence2 {
     }
   }
 
+  /** A job from checked request parts; a text prompt is built and tokenized now (a pixel box waits for the image size). */
+  private job(request: CheckedRequest): Job {
+    const { image, task, input, decoding } = request;
+    const boxInput = typeof input === "object" && input !== null;
+    let promptIds: number[] | undefined;
+    if (!boxInput) {
+      promptIds = this.tokenizer.encode(buildPrompt(task.token, input));
+      this.checkPromptLength(promptIds.length);
+    }
+    return { image, task, input, promptIds, decoding };
+  }
+
   private checkPromptLength(promptLength: number): void {
     const imageTokens = this.preprocessorConfig.imageSeqLength;
     const positions = imageTokens + promptLength;
@@ -447,68 +415,234 @@ export class Florence2 {
   }
 
   /**
-   * The cache key and size of an image. Bytes and files are keyed by their bytes, so a cache hit skips
-   * decoding; URLs and decoded pixels are keyed by their pixels.
+   * Everything after the argument checks, for one job or many, on the model's queue:
+   *   1. read each distinct image once (so a bad image or region fails before any session runs),
+   *   2. build the prompts that needed the image size,
+   *   3. run the vision encoder for the images not in the cache,
+   *   4. decode the jobs in waves of at most `maxBatchRows` rows: text encoder, decoder loop, post-processing,
+   *   5. put together each job's timings.
    */
-  private async resolveImage(image: ImageInput | RgbImage | ImageFeatures): Promise<ResolvedImage> {
-    if (isImageFeatures(image)) {
-      const D = image.features.dims[2];
-      if (D !== this.config.dModel) {
-        throw new Error(`These image features have width ${D} but this model's d_model is ${this.config.dModel}: they come from another model.`);
-      }
-      return { key: image.key, imageSize: image.imageSize, cached: image };
-    }
-    if (isRgbImage(image)) return this.resolvePixels(image);
-    let bytes: Uint8Array | undefined;
-    if (image instanceof Uint8Array) bytes = image;
-    else if (typeof image === "string" && !/^https?:\/\//i.test(image)) {
+  private async execute(
+    jobs: readonly Job[],
+    options: { maxBatchRows: number; onToken?: (ids: readonly number[], index: number) => void },
+    signal: AbortSignal,
+    label: Labeller,
+  ): Promise<Executed[]> {
+    return this.queue.run(signal, async () => {
+      const started = performance.now();
+      const imageOf = await this.readImages(jobs, label);
+      const promptMs = this.finishPrompts(jobs, imageOf, label);
+      for (const image of new Set(imageOf)) await this.encodeSlot(image, signal);
+      const decoded = await this.decodeWaves(jobs, imageOf, options, signal);
+      return withTimings(imageOf, promptMs, decoded, started);
+    });
+  }
+
+  /** Each job's image, read once per distinct input and merged by content; errors name the jobs on the image. */
+  private async readImages(jobs: readonly Job[], label: Labeller): Promise<BatchImage[]> {
+    const images = distinctImages(jobs);
+    for (const image of images) {
       try {
-        bytes = fs.readFileSync(image);
-      } catch {
-        bytes = undefined; // loadImageRgb gives the helpful message for a missing or unreadable file
+        await this.readImage(image);
+      } catch (err) {
+        throw label(image.jobs, err);
       }
     }
-    if (bytes === undefined) return this.resolvePixels(await loadImageRgb(image as ImageInput, this.imageOptions));
-    const key = hashOf("bytes", bytes);
-    const cached = this.featureCache.get(key);
-    if (cached) return { key, imageSize: cached.imageSize, cached };
-    const rgb = await loadImageRgb(image as ImageInput, this.imageOptions);
-    return { key, imageSize: [rgb.width, rgb.height], rgb };
+    return mergeSameContent(images, jobs.length);
   }
 
-  private resolvePixels(rgb: RgbImage): ResolvedImage {
-    const key = hashOf("pixels", `${rgb.width}x${rgb.height}:`, rgb.data);
-    const cached = this.featureCache.get(key);
-    return cached ? { key, imageSize: cached.imageSize, cached } : { key, imageSize: [rgb.width, rgb.height], rgb };
+  /** Builds the prompts that needed their image's size (pixel boxes); returns the time each job took. */
+  private finishPrompts(jobs: readonly Job[], imageOf: readonly BatchImage[], label: Labeller): number[] {
+    return jobs.map((job, i) => {
+      const t0 = performance.now();
+      if (job.promptIds === undefined) {
+        const [width, height] = (imageOf[i].resolved as ResolvedImage).imageSize;
+        try {
+          job.promptIds = this.tokenizer.encode(buildPrompt((job.task as TaskSpec).token, job.input, { width, height }));
+          this.checkPromptLength(job.promptIds.length);
+        } catch (err) {
+          throw label([i], err);
+        }
+      }
+      return performance.now() - t0;
+    });
   }
 
-  private async featuresFor(image: ResolvedImage, signal: AbortSignal): Promise<{ features: ImageFeatures; visionMs: number }> {
-    if (image.cached) return { features: image.cached, visionMs: 0 };
-    const { pixelValues, dims } = await preprocessImage(image.rgb as RgbImage, this.preprocessorConfig, this.imageOptions);
+  /** The jobs in waves of at most `maxBatchRows` rows: text encoder, decoder loop, text and result per job. */
+  private async decodeWaves(
+    jobs: readonly Job[],
+    imageOf: readonly BatchImage[],
+    options: { maxBatchRows: number; onToken?: (ids: readonly number[], index: number) => void },
+    signal: AbortSignal,
+  ): Promise<Decoded> {
+    const waves = planWaves(jobs.map((j) => j.decoding.numBeams), options.maxBatchRows);
+    const decoded: Decoded = {
+      outputs: new Array(jobs.length),
+      encoderMs: new Array<number>(jobs.length).fill(0),
+      postMs: new Array<number>(jobs.length).fill(0),
+      batch: {
+        requests: jobs.length, waves: waves.length, images: new Set(imageOf).size, visionRuns: 0, total: 0, preprocess: 0, vision: 0,
+        encoder: 0, decoder: 0, postprocess: 0, sessionRun: 0, search: 0, decoderSteps: 0, maxRows: 0, stepsByRows: [],
+      },
+    };
+    for (const wave of waves) {
+      signal.throwIfAborted();
+      const t0 = performance.now();
+      const prompts = wave.map((i) => ({ imageFeatures: (imageOf[i].features as ImageFeatures).features, promptIds: jobs[i].promptIds as number[] }));
+      const encoded = await encodePrompts(this.sessions, prompts);
+      const encoderMs = performance.now() - t0;
+      for (const i of wave) decoded.encoderMs[i] = encoderMs / wave.length;
+      decoded.batch.encoder += encoderMs;
+      const onToken = options.onToken && ((ids: readonly number[], j: number) => options.onToken?.(ids, wave[j]));
+      const decoding = wave.map((i) => jobs[i].decoding);
+      const { results, stats } = await generateWave(this.sessions, encoded, decoding, this.generationConfig, this.config.maxPositionEmbeddings, { signal, onToken });
+      addWaveStats(decoded.batch, stats);
+      results.forEach((r, j) => {
+        const i = wave[j];
+        const t1 = performance.now();
+        const text = this.tokenizer.decode(r.ids);
+        const task = jobs[i].task;
+        const result = task ? postProcessGeneration(text, task.token, (imageOf[i].resolved as ResolvedImage).imageSize) : undefined;
+        decoded.postMs[i] = performance.now() - t1;
+        decoded.outputs[i] = { ids: r.ids, score: r.score, text, result, stats: r.stats };
+      });
+    }
+    return decoded;
+  }
+
+  /** Reads an image (or finds its features in the cache), timing it as preprocessing. */
+  private async readImage(image: BatchImage): Promise<void> {
+    const t0 = performance.now();
+    image.resolved = await resolveImage(image.input, this.featureCache, this.imageOptions, this.config.dModel);
+    image.preprocessMs += performance.now() - t0;
+  }
+
+  /** The features of a read image: from the cache, or from the vision encoder (then cached). */
+  private async encodeSlot(image: BatchImage, signal: AbortSignal): Promise<ImageFeatures> {
+    const resolved = image.resolved as ResolvedImage;
+    if (image.features) return image.features;
+    if (resolved.cached) {
+      // Also features passed in: a later run on the image they came from then finds them.
+      this.featureCache.set(resolved.cached);
+      return (image.features = resolved.cached);
+    }
     signal.throwIfAborted();
-    const visionStarted = performance.now();
+    const t0 = performance.now();
+    const { pixelValues, dims } = await preprocessImage(resolved.rgb as RgbImage, this.preprocessorConfig, this.imageOptions);
+    const t1 = performance.now();
+    signal.throwIfAborted();
     const tensor = await runVisionEncoder(this.sessions, pixelValues, dims);
-    const visionMs = performance.now() - visionStarted;
-    const features: ImageFeatures = { features: tensor, imageSize: image.imageSize, key: image.key };
-    this.featureCache.set(features);
-    return { features, visionMs };
+    image.preprocessMs += t1 - t0;
+    image.visionMs += performance.now() - t1;
+    resolved.rgb = undefined; // the pixels are no longer needed; a long batch shouldn't hold them
+    image.features = { features: tensor, imageSize: resolved.imageSize, key: resolved.key };
+    this.featureCache.set(image.features);
+    return image.features;
   }
+}
 
-  private async generateFrom(
-    features: ImageFeatures,
-    promptIds: readonly number[],
-    options: ResolvedRunOptions & { signal: AbortSignal },
-  ): Promise<{ ids: number[]; score: number | null; stats: GenerationStats; encoderMs: number }> {
-    options.signal.throwIfAborted();
-    const encoderStarted = performance.now();
-    const encoded = await runTextEncoder(this.sessions, features.features, promptIds);
-    const encoderMs = performance.now() - encoderStarted;
-    try {
-      const { ids, score, stats } = await generate(this.sessions, encoded, this.generationConfig, this.config.maxPositionEmbeddings, options);
-      return { ids, score, stats, encoderMs };
-    } finally {
-      encoded.hiddenStates.dispose();
-      encoded.attentionMask.dispose();
+/** What decodeWaves gives back per job, and the batch's figures so far. */
+interface Decoded {
+  outputs: Omit<Executed, "timings">[];
+  encoderMs: number[];
+  postMs: number[];
+  batch: BatchTimings;
+}
+
+/**
+ * Each job's timings (see RunTimings): its shares of its image's reading and vision run, of its wave's encoder
+ * run and of the decoder steps it took part in, its own prompt and post-processing time, and an equal share of
+ * what no stage accounts for; plus the batch's totals.
+ */
+function withTimings(imageOf: readonly BatchImage[], promptMs: readonly number[], decoded: Decoded, started: number): Executed[] {
+  const { outputs, encoderMs, postMs, batch } = decoded;
+  const timings: RunTimings[] = outputs.map(({ stats }, i) => {
+    const image = imageOf[i];
+    const onImage = image.jobs.length;
+    const vision = image.visionMs / onImage;
+    return {
+      preprocess: image.preprocessMs / onImage + promptMs[i],
+      vision,
+      encoder: encoderMs[i],
+      decoder: stats.decoderMs,
+      decoderSteps: stats.steps,
+      postprocess: postMs[i],
+      total: 0,
+      imageFeaturesCached: image.resolved?.cached !== undefined,
+      sessionRun: vision + encoderMs[i] + stats.sessionMs,
+      search: stats.searchMs + stats.cacheMs,
+      batch,
+    };
+  });
+  const stageSum = (t: RunTimings) => t.preprocess + t.vision + t.encoder + t.decoder + t.postprocess;
+  batch.total = performance.now() - started;
+  const unaccounted = Math.max(0, batch.total - timings.reduce((sum, t) => sum + stageSum(t), 0)) / timings.length;
+  for (const t of timings) t.total = stageSum(t) + unaccounted;
+  for (const image of new Set(imageOf)) {
+    batch.preprocess += image.preprocessMs;
+    batch.vision += image.visionMs;
+    if (image.visionMs > 0) batch.visionRuns++;
+  }
+  batch.preprocess += promptMs.reduce((sum, ms) => sum + ms, 0);
+  batch.postprocess = postMs.reduce((sum, ms) => sum + ms, 0);
+  batch.sessionRun += batch.vision + batch.encoder;
+  return outputs.map((out, i) => ({ ...out, timings: timings[i] }));
+}
+
+/**
+ * The distinct image inputs of the jobs, in order of first use: the same string, or the same object (buffer,
+ * pixels, features), is one image. Different inputs with the same content are merged once read (mergeSameContent).
+ */
+function distinctImages(jobs: readonly Job[]): BatchImage[] {
+  const byInput = new Map<unknown, BatchImage>();
+  jobs.forEach((job, i) => {
+    let image = byInput.get(job.image);
+    if (!image) {
+      image = { input: job.image, jobs: [], preprocessMs: 0, visionMs: 0 };
+      byInput.set(job.image, image);
+    }
+    image.jobs.push(i);
+  });
+  return [...byInput.values()];
+}
+
+/** Each job's image after merging images of the same content (same key), so each is encoded once. */
+function mergeSameContent(images: BatchImage[], jobCount: number): BatchImage[] {
+  const byKey = new Map<string, BatchImage>();
+  const imageOf = new Array<BatchImage>(jobCount);
+  for (const image of images) {
+    const key = (image.resolved as ResolvedImage).key;
+    const first = byKey.get(key);
+    if (first && first !== image) {
+      first.jobs.push(...image.jobs);
+      first.preprocessMs += image.preprocessMs;
+      // Features found in the cache or passed in serve the first input too: no vision encoder run for either.
+      const resolved = first.resolved as ResolvedImage;
+      if (!resolved.cached && image.resolved?.cached) {
+        resolved.cached = image.resolved.cached;
+        resolved.rgb = undefined;
+      }
+      for (const i of image.jobs) imageOf[i] = first;
+    } else {
+      byKey.set(key, image);
+      for (const i of image.jobs) imageOf[i] = image;
     }
   }
+  return imageOf;
+}
+
+function addWaveStats(batch: BatchTimings, wave: { steps: number; decoderMs: number; sessionMs: number; searchMs: number; cacheMs: number; maxRows: number; stepsByRows: StepsByRows[] }): void {
+  batch.decoder += wave.decoderMs;
+  batch.decoderSteps += wave.steps;
+  batch.sessionRun += wave.sessionMs;
+  batch.search += wave.searchMs + wave.cacheMs;
+  batch.maxRows = Math.max(batch.maxRows, wave.maxRows);
+  for (const entry of wave.stepsByRows) {
+    const known = batch.stepsByRows.find((e) => e.rows === entry.rows);
+    if (known) {
+      known.steps += entry.steps;
+      known.ms += entry.ms;
+    } else batch.stepsByRows.push({ ...entry });
+  }
+  batch.stepsByRows.sort((a, b) => a.rows - b.rows);
 }

@@ -1,55 +1,39 @@
 /**
- * Florence-2's encoder-decoder generation on the four sessions (SPEC.md §2): the vision encoder and the text
- * encoder run once, then the merged decoder runs one token per step with its KV cache, choosing tokens by
- * greedy or beam search with HF v4.44's rules (logits.ts, beam-search.ts).
+ * The decoder loop for a batch of requests, with the rules of Hugging Face transformers v4.44 `generate()`
+ * (greedy and beam search: token-decoder.ts, beam-search.ts, logits.ts).
  *
- * Cache layout, per decoder layer i (B = beams, H heads, Dh = D/H, S = 577 + prompt length):
- *   past_key_values.i.decoder.{key,value}  [B, H, P, Dh]  self-attention, grows by one per step
- *   past_key_values.i.encoder.{key,value}  [B, H, S, Dh]  cross-attention, computed at step 0 and reused
- * Step 0 runs the decoder's no-cache branch (use_cache_branch = false, empty past tensors); later steps the cache
- * branch. In the cache branch `present.i.encoder.*` only echo the past, so they are not even fetched.
+ * A wave is a set of requests decoded together: every live row (one per greedy request, one per beam of a
+ * beam-search request) goes through one decoder session.run per step (decoder-cache.ts), so the decoder reads
+ * its weights once per step for all of them. Step 0 runs one row per request (all beams start from the same
+ * token); then each beam-search request gets a row per beam, its beams reorder only among its own rows, and a
+ * request that finishes leaves the batch with its rows, so later steps cost what the live rows cost. Rows can
+ * only join at step 0 (the decoder takes no self-attention mask, so every row must have the same past length):
+ * requests beyond `maxBatchRows` run in a later wave (planWaves).
  */
-import * as ort from "onnxruntime-node";
-import { BeamSearch, type EarlyStopping } from "./beam-search";
-import type { GenerationConfig } from "./config";
-import { LogitsProcessor, argmax } from "./logits";
-import { float16ToFloat32, floatTensor, toFloatType, type FloatData, type FloatType, type Florence2Sessions } from "./sessions";
+import { DecoderCache } from "./decoder-cache";
+import type { EncodedPrompts } from "./encoders";
+import type { Florence2Sessions } from "./sessions";
+import { createTokenDecoder, type DecodingOptions, type GenerationTokens, type TokenDecoder, type TokenStep } from "./token-decoder";
 
-export interface GenerateOptions {
-  /** 1 = greedy search; more = beam search with that many beams. */
-  numBeams: number;
-  /** Generated tokens at most, the final `</s>` included (capped by the model's decoder positions). */
-  maxNewTokens: number;
-  earlyStopping: EarlyStopping;
-  lengthPenalty: number;
-  /** 0 turns the n-gram ban off. */
-  noRepeatNgramSize: number;
-  /** Checked before every decoder step; an abort rejects with the signal's reason. */
-  signal?: AbortSignal;
-  /** Called after every step with the sequence so far (the best live beam), start token included. */
-  onToken?: (ids: readonly number[]) => void;
-}
+export type { DecodingOptions, GenerationTokens } from "./token-decoder";
+export { decoderLengthLimit } from "./token-decoder";
 
-/** The text encoder's output, ready for the decoder. */
-export interface EncoderOutput {
-  /** [1, S, D] in the decoder's `encoder_hidden_states` element type. */
-  hiddenStates: ort.Tensor;
-  /** [1, S] int64 ones: one prompt, no padding. */
-  attentionMask: ort.Tensor;
-}
-
+/**
+ * Where one request's decoder time went. In a wave the step costs are shared: each step's time is split among
+ * the requests that took part, in proportion to their rows, so the requests' figures add up to the wave's.
+ */
 export interface GenerationStats {
-  /** Decoder steps run (= generated tokens). */
+  /** Decoder steps the request took part in (= its generated tokens). */
   steps: number;
-  /** Wall time of the whole decoder loop. */
+  /** Its share of the decoder loop's wall time. */
   decoderMs: number;
-  /** Of which inside session.run (decoder and embed_tokens). */
+  /** Of which its share of the time inside session.run (embed_tokens and the decoder). */
   sessionMs: number;
-  /** Of which choosing tokens: logits conversion, processors, greedy or beam bookkeeping. */
+  /** Of which its own token choice: logits processors, greedy or beam bookkeeping. */
   searchMs: number;
-  /** Of which tiling the cache for the beams after step 0 and copying cache rows between beams. */
+  /** Of which its share of repeating and removing cache rows, plus its own beam row copies. */
   cacheMs: number;
-  /** Batch rows of the self-attention cache copied because several beams continued the same beam. */
+  /** Its cache rows copied because several of its beams continued the same beam. */
   cacheRowCopies: number;
 }
 
@@ -61,137 +45,58 @@ export interface GenerationResult {
   stats: GenerationStats;
 }
 
-/** Which special tokens generation uses (generation_config.json). */
-export type GenerationTokens = Pick<
-  GenerationConfig,
-  "decoderStartTokenId" | "eosTokenId" | "forcedBosTokenId" | "forcedEosTokenId"
->;
-
-// ---------------------------------------------------------------------------------------------------------------
-// Encoders
-
-/** pixel_values [1, 3, 768, 768] -> image_features [1, 577, D], in the vision encoder's output type. */
-export async function runVisionEncoder(sessions: Florence2Sessions, pixelValues: Float32Array, dims: readonly number[]): Promise<ort.Tensor> {
-  const { session, types } = sessions.vision;
-  const input = floatTensor(types.inputs.pixel_values, pixelValues, dims);
-  try {
-    const out = await session.run({ pixel_values: input });
-    return out.image_features as ort.Tensor;
-  } finally {
-    input.dispose();
-  }
+/** Decoder steps that ran `rows` rows, and their wall time: where a batch's decoder time goes. */
+export interface StepsByRows {
+  rows: number;
+  steps: number;
+  ms: number;
 }
 
-/** input_ids [B, T] -> inputs_embeds [B, T, D] data, converted to `type`. */
-async function embedTokens(sessions: Florence2Sessions, ids: ArrayLike<number>, dims: readonly number[], type: FloatType): Promise<FloatData> {
-  const input = new ort.Tensor("int64", BigInt64Array.from(Array.from(ids), (v) => BigInt(v)), dims);
-  try {
-    const out = await sessions.embed.session.run({ input_ids: input });
-    const embeds = out.inputs_embeds as ort.Tensor;
-    return toFloatType(embeds.data as FloatData, type);
-  } finally {
-    input.dispose();
-  }
+/** One wave's decoder loop as a whole. */
+export interface WaveStats {
+  /** Decoder session runs (the longest request's tokens). */
+  steps: number;
+  decoderMs: number;
+  sessionMs: number;
+  searchMs: number;
+  cacheMs: number;
+  /** Most rows in one step. */
+  maxRows: number;
+  /** Ascending by rows. */
+  stepsByRows: StepsByRows[];
+}
+
+export interface WaveOptions {
+  /** Checked before every decoder step; an abort rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** After every step, for each request that took part: its sequence so far (for beams, the best live beam). */
+  onToken?: (ids: readonly number[], request: number) => void;
 }
 
 /**
- * The text encoder over [image tokens ; prompt tokens] (image first, as the reference merges them).
- * `imageFeatures` [1, 577, D], `promptIds` the tokenizer's ids with `<s>` ... `</s>`.
+ * Splits requests (by their widths: rows after step 0) into waves of at most `maxBatchRows` rows, in request
+ * order. A request wider than `maxBatchRows` runs in a wave of its own.
  */
-export async function runTextEncoder(
-  sessions: Florence2Sessions,
-  imageFeatures: ort.Tensor,
-  promptIds: readonly number[],
-): Promise<EncoderOutput> {
-  const [, imageTokens, D] = imageFeatures.dims;
-  const L = promptIds.length;
-  const S = imageTokens + L;
-  const encoderType = sessions.encoder.types.inputs.inputs_embeds;
-  const promptEmbeds = await embedTokens(sessions, promptIds, [1, L], encoderType);
-  const merged = encoderType === "float16" ? new Uint16Array(S * D) : new Float32Array(S * D); // [1, S, D]
-  merged.set(toFloatType(imageFeatures.data as FloatData, encoderType), 0);
-  merged.set(promptEmbeds, imageTokens * D);
-  const inputsEmbeds = new ort.Tensor(encoderType, merged, [1, S, D]);
-  const attentionMask = new ort.Tensor("int64", new BigInt64Array(S).fill(1n), [1, S]);
-  try {
-    const out = await sessions.encoder.session.run({ inputs_embeds: inputsEmbeds, attention_mask: attentionMask });
-    const hidden = out.last_hidden_state as ort.Tensor;
-    const decoderType = sessions.decoder.types.inputs.encoder_hidden_states;
-    const hiddenStates = hidden.type === decoderType ? hidden : floatTensor(decoderType, hidden.data as FloatData, hidden.dims);
-    return { hiddenStates, attentionMask };
-  } catch (err) {
-    attentionMask.dispose();
-    throw err;
-  } finally {
-    inputsEmbeds.dispose();
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Token choice
-
-/** What a search strategy decided at one step; see BeamStep. */
-interface SearchStep {
-  sourceBeams: Int32Array;
-  tokens: Int32Array;
-}
-
-interface Search {
-  readonly sequences: number[][];
-  readonly isFinished: boolean;
-  step(logits: Float32Array, processor: LogitsProcessor, rowOfBeam: ArrayLike<number>): SearchStep;
-  finalize(): { ids: number[]; score: number | null };
-}
-
-/** HF greedy search (`_sample` without sampling): processors on the raw logits, then argmax; stops after EOS. */
-export class GreedySearch implements Search {
-  readonly sequences: number[][];
-  private readonly promptLength: number;
-
-  constructor(
-    decoderPrompt: readonly number[],
-    private readonly vocabSize: number,
-    private readonly eosTokenId: number,
-    private readonly maxLength: number,
-  ) {
-    this.sequences = [[...decoderPrompt]];
-    this.promptLength = decoderPrompt.length;
-  }
-
-  get isFinished(): boolean {
-    const ids = this.sequences[0];
-    return ids.length >= this.maxLength || (ids.length > this.promptLength && ids[ids.length - 1] === this.eosTokenId);
-  }
-
-  /** Edits the first row of `logits` in place. */
-  step(logits: Float32Array, processor: LogitsProcessor): SearchStep {
-    const row = logits.subarray(0, this.vocabSize);
-    processor.apply(row, this.sequences[0]);
-    const token = argmax(row);
-    this.sequences[0].push(token);
-    return { sourceBeams: new Int32Array([0]), tokens: new Int32Array([token]) };
-  }
-
-  finalize(): { ids: number[]; score: null } {
-    return { ids: [...this.sequences[0]], score: null };
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Cache helpers
-
-type TensorData = Float32Array | Uint16Array | BigInt64Array;
-
-/** Repeats a batch-1 tensor B times along the batch axis: [1, ...] -> [B, ...]. */
-export function tileBatch(tensor: ort.Tensor, batch: number): ort.Tensor {
-  const data = tensor.data as TensorData;
-  const out = new (data.constructor as { new (n: number): TensorData })(data.length * batch);
-  for (let b = 0; b < batch; b++) (out as Float32Array).set(data as Float32Array, b * data.length);
-  return new ort.Tensor(tensor.type, out, [batch, ...tensor.dims.slice(1)]);
+export function planWaves(widths: readonly number[], maxBatchRows: number): number[][] {
+  const waves: number[][] = [];
+  let current: number[] = [];
+  let rows = 0;
+  widths.forEach((width, i) => {
+    if (current.length > 0 && rows + width > maxBatchRows) {
+      waves.push(current);
+      current = [];
+      rows = 0;
+    }
+    current.push(i);
+    rows += width;
+  });
+  if (current.length > 0) waves.push(current);
+  return waves;
 }
 
 /**
- * Which batch row holds each beam's decoder cache after a beam step, and the row copies that takes.
+ * Which batch row holds each beam's decoder cache after a beam step, and the row copies that takes; rows are
+ * numbered within the request (0 .. numBeams - 1).
  *
  * The decoder doesn't care in which batch row a beam sits, as long as its token and its cache share the row,
  * so the cache is never reordered: a new beam that continues an old beam takes over that beam's row, and only
@@ -222,181 +127,208 @@ export function assignCacheRows(rowOfBeam: ArrayLike<number>, sourceBeams: Array
   return { rowOfBeam: next, copies };
 }
 
-function decoderCacheNames(layers: number, part: "decoder" | "encoder"): { past: string[]; present: string[] } {
-  const past: string[] = [];
-  const present: string[] = [];
-  for (let i = 0; i < layers; i++) {
-    for (const kv of ["key", "value"]) {
-      past.push(`past_key_values.${i}.${part}.${kv}`);
-      present.push(`present.${i}.${part}.${kv}`);
-    }
-  }
-  return { past, present };
+/** One request inside a wave: its token decoder and the batch rows it owns. */
+interface WaveRequest {
+  /** Its index in the wave (= its encoder row). */
+  index: number;
+  decoder: TokenDecoder;
+  /** Batch rows it owns (one at step 0, then `decoder.width`), in no particular order. */
+  rows: Int32Array;
+  /** Its sequence b reads and writes `rows[slotOfSequence[b]]`. */
+  slotOfSequence: Int32Array;
+  stats: GenerationStats;
+  /** This step's own work, in ms: token choice and (copyMs) its beams' row copies. */
+  ownMs: number;
+  copyMs: number;
+  /** This step's token choice. */
+  chosen?: TokenStep;
 }
 
-/** Moves the beams to their cache rows after a step, copying rows where beams split (see assignCacheRows). */
-function followBeams(rowOfBeam: Int32Array, sourceBeams: Int32Array, selfCache: ort.Tensor[], stats: GenerationStats): { rowOfBeam: Int32Array } {
-  const assigned = assignCacheRows(rowOfBeam, sourceBeams);
-  if (assigned.copies.length > 0) {
-    const t0 = performance.now();
-    const B = rowOfBeam.length;
-    for (const tensor of selfCache) {
-      const data = tensor.data as FloatData; // [B, H, P, Dh]: one contiguous block per row
-      const block = data.length / B;
-      for (const [from, to] of assigned.copies) data.copyWithin(to * block, from * block, (from + 1) * block);
-    }
-    stats.cacheRowCopies += assigned.copies.length;
-    stats.cacheMs += performance.now() - t0;
-  }
-  return assigned;
+function rowOfSequence(r: WaveRequest): Int32Array {
+  return r.slotOfSequence.map((slot) => r.rows[slot]);
 }
-
-function disposeAll(tensors: Iterable<ort.Tensor | undefined>): void {
-  for (const t of tensors) t?.dispose();
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// The decoder loop
 
 /**
- * maxNewTokens capped to the decoder's learned positions: the last generated token is predicted from position
- * maxNewTokens - 1, so 1024 fits Florence-2-base's 1024 positions exactly (the walkthrough's setting).
+ * Decodes one wave: request i is row i of `encoded` (which this takes over and disposes, whatever happens).
+ * Returns each request's ids and score, in request order, with the wave's statistics.
  */
-export function decoderLengthLimit(maxNewTokens: number, maxPositions: number): number {
-  return Math.min(maxNewTokens, maxPositions);
-}
-
-/** Runs the decoder loop on an encoded prompt and returns the chosen ids. */
-export async function generate(
+export async function generateWave(
   sessions: Florence2Sessions,
-  encoded: EncoderOutput,
+  encoded: EncodedPrompts,
+  requests: readonly DecodingOptions[],
   tokens: GenerationTokens,
   maxPositions: number,
-  options: GenerateOptions,
-): Promise<GenerationResult> {
+  options: WaveOptions = {},
+): Promise<{ results: GenerationResult[]; stats: WaveStats }> {
   const started = performance.now();
-  const stats: GenerationStats = { steps: 0, decoderMs: 0, sessionMs: 0, searchMs: 0, cacheMs: 0, cacheRowCopies: 0 };
-  const { numBeams, signal, onToken } = options;
-  signal?.throwIfAborted();
-  const maxNewTokens = decoderLengthLimit(options.maxNewTokens, maxPositions);
-  const decoderPrompt = [tokens.decoderStartTokenId];
-  const maxLength = decoderPrompt.length + maxNewTokens;
-  const processor = new LogitsProcessor({
-    noRepeatNgramSize: options.noRepeatNgramSize,
-    forcedBosTokenId: tokens.forcedBosTokenId,
-    forcedEosTokenId: tokens.forcedEosTokenId,
-    maxLength,
-  });
-
-  const { decoder, heads: H, headDim: Dh, decoderLayers } = sessions;
-  const inputTypes = decoder.types.inputs;
-  const selfCache = decoderCacheNames(decoderLayers, "decoder");
-  const crossCache = decoderCacheNames(decoderLayers, "encoder");
-  const laterFetches = ["logits", ...selfCache.present];
-
-  const vocabSize = sessions.vocabSize;
-  const search: Search =
-    numBeams > 1
-      ? new BeamSearch(
-          { numBeams, vocabSize, eosTokenId: tokens.eosTokenId, lengthPenalty: options.lengthPenalty, earlyStopping: options.earlyStopping, maxLength },
-          decoderPrompt,
-        )
-      : new GreedySearch(decoderPrompt, vocabSize, tokens.eosTokenId, maxLength);
-  const logitsScratch: { buffer?: Float32Array } = {};
-  // Batch row of each live beam's cache (see assignCacheRows); step 0 serves all beams from row 0.
-  let rowOfBeam: Int32Array = new Int32Array(numBeams);
-
-  // Tensors this call owns; everything is released in `finally`, whatever happens.
-  let hiddenStates = encoded.hiddenStates;
-  let attentionMask = encoded.attentionMask;
-  let selfPast: ort.Tensor[] = [];
-  let crossPast: ort.Tensor[] = [];
-  const useCacheFalse = new ort.Tensor("bool", new Uint8Array([0]), [1]);
-  const useCacheTrue = new ort.Tensor("bool", new Uint8Array([1]), [1]);
-
-  const runDecoder = async (inputIds: Int32Array, batch: number, step0: boolean) => {
-    const t0 = performance.now();
-    const embeds = await embedTokens(sessions, inputIds, [batch, 1], inputTypes.inputs_embeds);
-    const feeds: Record<string, ort.Tensor> = {
-      inputs_embeds: new ort.Tensor(inputTypes.inputs_embeds, embeds, [batch, 1, embeds.length / batch]),
-      encoder_hidden_states: hiddenStates,
-      encoder_attention_mask: attentionMask,
-      use_cache_branch: step0 ? useCacheFalse : useCacheTrue,
-    };
-    const empty = (name: string) => new ort.Tensor(inputTypes[name], inputTypes[name] === "float16" ? new Uint16Array(0) : new Float32Array(0), [batch, H, 0, Dh]);
-    selfCache.past.forEach((name, i) => (feeds[name] = step0 ? empty(name) : selfPast[i]));
-    crossCache.past.forEach((name, i) => (feeds[name] = step0 ? empty(name) : crossPast[i]));
-    try {
-      const out = step0 ? await decoder.session.run(feeds) : await decoder.session.run(feeds, laterFetches);
-      stats.sessionMs += performance.now() - t0;
-      return out as Record<string, ort.Tensor>;
-    } finally {
-      feeds.inputs_embeds.dispose();
-      if (step0) disposeAll([...selfCache.past, ...crossCache.past].map((n) => feeds[n]));
-    }
-  };
-
-  const chooseTokens = (logitsTensor: ort.Tensor): SearchStep => {
-    const t0 = performance.now();
-    if (logitsTensor.dims[2] !== vocabSize) {
-      throw new Error(`${decoder.file} returned logits ${JSON.stringify(logitsTensor.dims)}; expected ${vocabSize} (vocab_size in config.json) in the last dim.`);
-    }
-    let logits: Float32Array;
-    if (logitsTensor.type === "float16") {
-      const half = logitsTensor.data as Uint16Array;
-      if (!logitsScratch.buffer || logitsScratch.buffer.length !== half.length) logitsScratch.buffer = new Float32Array(half.length);
-      logits = float16ToFloat32(half, logitsScratch.buffer);
-    } else {
-      logits = logitsTensor.data as Float32Array;
-    }
-    logitsTensor.dispose();
-    const step = search.step(logits, processor, rowOfBeam);
-    stats.searchMs += performance.now() - t0;
-    stats.steps++;
-    onToken?.(search.sequences[0].slice());
-    return step;
-  };
-
+  const cache = new DecoderCache(sessions, encoded);
   try {
-    // Step 0 at batch 1 even for beams: all beams hold the same start token, so one row serves them all.
-    const first = await runDecoder(new Int32Array(decoderPrompt.slice(-1)), 1, true);
-    selfPast = selfCache.present.map((n) => first[n]);
-    crossPast = crossCache.present.map((n) => first[n]);
-    let step = chooseTokens(first.logits);
-    if (numBeams > 1 && !search.isFinished) {
-      const t0 = performance.now();
-      const tile = (list: ort.Tensor[]) =>
-        list.map((t) => {
-          const tiled = tileBatch(t, numBeams);
-          t.dispose();
-          return tiled;
-        });
-      selfPast = tile(selfPast);
-      crossPast = tile(crossPast);
-      hiddenStates = tileBatch(encoded.hiddenStates, numBeams);
-      attentionMask = tileBatch(encoded.attentionMask, numBeams);
-      rowOfBeam = Int32Array.from({ length: numBeams }, (_, b) => b);
-      stats.cacheMs += performance.now() - t0;
+    if (encoded.hiddenStates.dims[0] !== requests.length) {
+      throw new Error(`Expected one encoded prompt per request (${requests.length}) but received ${encoded.hiddenStates.dims[0]}.`);
     }
-    const inputIds = new Int32Array(numBeams);
-    while (!search.isFinished) {
+    const { signal, onToken } = options;
+    const wave: WaveRequest[] = requests.map((o, index) => {
+      const decoder = createTokenDecoder(o, tokens, sessions.vocabSize, maxPositions);
+      // Step 0: the request's one row serves all its sequences (beams start identical).
+      return { index, decoder, rows: Int32Array.of(index), slotOfSequence: new Int32Array(decoder.width), stats: emptyStats(), ownMs: 0, copyMs: 0 };
+    });
+    const stats: WaveStats = { steps: 0, decoderMs: 0, sessionMs: 0, searchMs: 0, cacheMs: 0, maxRows: 0, stepsByRows: [] };
+    let live = wave;
+    let inputs: Int32Array = new Int32Array(wave.length).fill(tokens.decoderStartTokenId);
+    while (live.length > 0) {
       signal?.throwIfAborted();
-      ({ rowOfBeam } = followBeams(rowOfBeam, step.sourceBeams, selfPast, stats));
-      for (let i = 0; i < numBeams; i++) inputIds[rowOfBeam[i]] = step.tokens[i];
-      const out = await runDecoder(inputIds, numBeams, false);
-      disposeAll(selfPast);
-      selfPast = selfCache.present.map((n) => out[n]);
-      step = chooseTokens(out.logits);
+      const step = startStep(cache, live);
+      const logits = await cache.step(inputs);
+      for (const r of live) chooseTokens(r, logits, onToken);
+      const finished = live.filter((r) => r.decoder.isFinished);
+      live = live.filter((r) => !r.decoder.isFinished);
+      if (live.length > 0) rearrangeRows(cache, live, finished);
+      inputs = nextInputs(cache, live);
+      endStep(step, cache, stats);
     }
-    const { ids, score } = search.finalize();
+
+    const results = wave.map((r) => ({ ...r.decoder.finalize(), stats: r.stats }));
     stats.decoderMs = performance.now() - started;
-    return { ids, score, stats };
+    stats.searchMs = sumOf(wave, (r) => r.stats.searchMs);
+    stats.cacheMs = cache.stats.rowMs;
+    // What no step accounts for (set-up, finalize) is shared equally, so the shares add up to the wave's time.
+    const rest = (stats.decoderMs - sumOf(wave, (r) => r.stats.decoderMs)) / wave.length;
+    for (const r of wave) r.stats.decoderMs += rest;
+    return { results, stats };
   } finally {
-    disposeAll(selfPast);
-    disposeAll(crossPast);
-    if (hiddenStates !== encoded.hiddenStates) hiddenStates.dispose();
-    if (attentionMask !== encoded.attentionMask) attentionMask.dispose();
-    useCacheFalse.dispose();
-    useCacheTrue.dispose();
+    cache.dispose();
   }
+}
+
+/** One request's token choice from this step's logits; its own time is its share of the step's work. */
+function chooseTokens(r: WaveRequest, logits: Float32Array, onToken: WaveOptions["onToken"]): void {
+  const t0 = performance.now();
+  r.chosen = r.decoder.step(logits, rowOfSequence(r));
+  r.ownMs = performance.now() - t0;
+  r.copyMs = 0;
+  r.stats.searchMs += r.ownMs;
+  r.stats.steps++;
+  onToken?.(r.decoder.current.slice(), r.index);
+}
+
+/**
+ * The rows for the next step: after step 0 the requests that go on spread to one row per sequence; later, beams
+ * follow the beams they continue and the rows of finished requests are removed.
+ */
+function rearrangeRows(cache: DecoderCache, live: readonly WaveRequest[], finished: readonly WaveRequest[]): void {
+  if (cache.pastLength === 1) {
+    spreadAfterStep0(cache, live); // keeps only the rows of requests that go on
+    return;
+  }
+  for (const r of live) followBeams(cache, r);
+  if (finished.length > 0) {
+    const newIndex = cache.removeRows(finished.flatMap((r) => Array.from(r.rows)));
+    for (const r of live) r.rows = r.rows.map((row) => newIndex[row]);
+  }
+}
+
+/** Each row's next input: the token its sequence just chose. */
+function nextInputs(cache: DecoderCache, live: readonly WaveRequest[]): Int32Array {
+  const inputs = new Int32Array(cache.rows);
+  for (const r of live) rowOfSequence(r).forEach((row, b) => (inputs[row] = (r.chosen as TokenStep).tokens[b]));
+  return inputs;
+}
+
+/** What a step's time accounting needs from its start. */
+interface StepClock {
+  started: number;
+  sessionMs: number;
+  rowMs: number;
+  rows: number;
+  /** The requests in the step and their rows then. */
+  stepping: { r: WaveRequest; rows: number }[];
+}
+
+function startStep(cache: DecoderCache, live: readonly WaveRequest[]): StepClock {
+  const { sessionMs, rowMs } = cache.stats;
+  return { started: performance.now(), sessionMs, rowMs, rows: cache.rows, stepping: live.map((r) => ({ r, rows: r.rows.length })) };
+}
+
+/** Shares out a step's time: each request's own work, plus the rest in proportion to its rows. */
+function endStep(step: StepClock, cache: DecoderCache, stats: WaveStats): void {
+  const stepMs = performance.now() - step.started;
+  const sessionMs = cache.stats.sessionMs - step.sessionMs;
+  const ownMs = sumOf(step.stepping, (s) => s.r.ownMs);
+  const sharedRowMs = Math.max(0, cache.stats.rowMs - step.rowMs - sumOf(step.stepping, (s) => s.r.copyMs));
+  for (const { r, rows } of step.stepping) {
+    const share = rows / step.rows;
+    r.stats.decoderMs += r.ownMs + (stepMs - ownMs) * share;
+    r.stats.sessionMs += sessionMs * share;
+    r.stats.cacheMs += sharedRowMs * share;
+  }
+  stats.steps++;
+  stats.sessionMs += sessionMs;
+  stats.maxRows = Math.max(stats.maxRows, step.rows);
+  addStep(stats.stepsByRows, step.rows, stepMs);
+}
+
+/**
+ * After step 0, each request that goes on gets a row per sequence, copies of its step-0 row (beams start equal);
+ * the rows of requests already done are left out.
+ */
+function spreadAfterStep0(cache: DecoderCache, live: readonly WaveRequest[]): void {
+  const sources: number[] = [];
+  for (const r of live) {
+    const first = sources.length;
+    for (let b = 0; b < r.decoder.width; b++) sources.push(r.rows[0]);
+    r.rows = Int32Array.from({ length: r.decoder.width }, (_, b) => first + b);
+    r.slotOfSequence = Int32Array.from({ length: r.decoder.width }, (_, b) => b);
+  }
+  cache.gatherRows(sources);
+}
+
+/** Moves a request's beams to the rows of the beams they continue, copying rows where beams split. */
+function followBeams(cache: DecoderCache, r: WaveRequest): void {
+  if (r.decoder.width === 1) return;
+  const assigned = assignCacheRows(r.slotOfSequence, (r.chosen as TokenStep).sourceBeams);
+  r.slotOfSequence = assigned.rowOfBeam;
+  if (assigned.copies.length === 0) return;
+  const before = cache.stats.rowMs;
+  cache.copySelfRows(assigned.copies.map(([from, to]) => [r.rows[from], r.rows[to]] as const));
+  r.copyMs = cache.stats.rowMs - before;
+  r.ownMs += r.copyMs;
+  r.stats.cacheMs += r.copyMs;
+  r.stats.cacheRowCopies += assigned.copies.length;
+}
+
+function emptyStats(): GenerationStats {
+  return { steps: 0, decoderMs: 0, sessionMs: 0, searchMs: 0, cacheMs: 0, cacheRowCopies: 0 };
+}
+
+function sumOf<T>(items: Iterable<T>, value: (item: T) => number = (item) => item as unknown as number): number {
+  let sum = 0;
+  for (const item of items) sum += value(item);
+  return sum;
+}
+
+function addStep(byRows: StepsByRows[], rows: number, ms: number): void {
+  let entry = byRows.find((e) => e.rows === rows);
+  if (!entry) {
+    entry = { rows, steps: 0, ms: 0 };
+    byRows.push(entry);
+    byRows.sort((a, b) => a.rows - b.rows);
+  }
+  entry.steps++;
+  entry.ms += ms;
+}
+
+/** One request alone: a wave of one. `encoded` has one row and is taken over. */
+export async function generate(
+  sessions: Florence2Sessions,
+  encoded: EncodedPrompts,
+  tokens: GenerationTokens,
+  maxPositions: number,
+  options: DecodingOptions & { signal?: AbortSignal; onToken?: (ids: readonly number[]) => void },
+): Promise<GenerationResult> {
+  const { signal, onToken, ...decoding } = options;
+  const { results } = await generateWave(sessions, encoded, [decoding], tokens, maxPositions, {
+    signal,
+    onToken: onToken && ((ids) => onToken(ids)),
+  });
+  return results[0];
 }

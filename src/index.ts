@@ -4,7 +4,8 @@
  * Data flow, one module per stage:
  *   image    --image.ts-->     pixel tensor [1, 3, 768, 768] --vision_encoder--> image features [1, 577, D]
  *   task     --prompts.ts-->   prompt --tokenizer.ts--> ids --embed_tokens--> embeddings
- *   features + embeddings --encoder_model--> encoder states --generation.ts (+ beam-search.ts, logits.ts)--> ids
+ *   features + embeddings --encoder_model (encoders.ts)--> encoder states
+ *            --generation.ts (decoder-cache.ts, token-decoder.ts, beam-search.ts, logits.ts)--> ids
  *   ids      --tokenizer.ts--> text --postprocess.ts--> the reference's structured result
  *   result   --draw.ts-->      PNG --display.ts--> notebook
  * florence2.ts wires these together; sessions.ts opens the ONNX graphs (device.ts picks CPU or CUDA for them);
@@ -13,10 +14,13 @@
  * The walkthrough app (`npm start`, the notebooks' inputs and timing table) is src/walkthrough/, built on this entry;
  * the stand-in model generator for tests is src/standin/.
  */
-export { Florence2 } from "./florence2";
-export type { LoadOptions, RunOptions, RunOutput, RunTimings, ImageFeatures, GenerateOutput } from "./florence2";
+export { Florence2, DEFAULT_MAX_BATCH_ROWS, defaultMaxBatchRows } from "./florence2";
+export type {
+  LoadOptions, RunOptions, RunOutput, RunTimings, ImageFeatures, GenerateOutput, BatchRequest, BatchOptions, RequestOptions,
+  BatchTimings,
+} from "./florence2";
 export type { EarlyStopping } from "./beam-search";
-export type { GenerationStats } from "./generation";
+export type { GenerationStats, StepsByRows } from "./generation";
 export { defaultSessionOptions, float16ToFloat32, float32ToFloat16 } from "./sessions";
 export type { SessionSettings } from "./sessions";
 export { chooseDevice, DeviceError, DEVICE_OPTIONS, DEVICE_ENV, CUDA_INSTALL_COMMAND } from "./device";

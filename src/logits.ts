@@ -1,7 +1,8 @@
 /**
  * The logits processors of Hugging Face `generate()` that Florence-2's generation config turns on, with the
- * semantics of transformers v4.44 (BEAM_SEARCH.md rules 2b, 3 and 6):
- * NoRepeatNGram(n) -> ForcedBOS -> ForcedEOS, in that order.
+ * semantics of transformers v4.44 (`NoRepeatNGramLogitsProcessor`, `ForcedBOSTokenLogitsProcessor` and
+ * `ForcedEOSTokenLogitsProcessor` in transformers/generation/logits_process.py, in the order
+ * `_get_logits_processor` builds them): NoRepeatNGram(n) -> ForcedBOS -> ForcedEOS.
  *
  * Greedy search runs them on the raw logits; beam search runs them on log-probabilities (log_softmax first),
  * so a banned token is not renormalised away and a forced token gets log-prob 0.

@@ -1,5 +1,5 @@
 /**
- * The four ONNX sessions of a Florence-2 export (SPEC.md §1.4): opening them with a dtype per module, checking
+ * The four ONNX sessions of a Florence-2 export (onnx-community/Florence-2-base-ft's onnx/ folder): opening them with a dtype per module, checking
  * each file against the tensor contract at load time, and the float16 <-> float32 conversions that fp16 files
  * need (Node 20 has no Float16Array; onnxruntime carries float16 data as Uint16Array bit patterns).
  */
@@ -95,7 +95,39 @@ export function float32Data(tensor: ort.Tensor): Float32Array {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// The tensor contract (SPEC.md §1.4)
+// The decoder's cache tensors: their names are spelled here and nowhere else
+
+/**
+ * One cache tensor of decoder_model_merged, [batch, heads, length, headDim]: layer `layer`'s self-attention
+ * ("decoder": length = past tokens, grows by one per step) or cross-attention ("encoder": length = encoder
+ * positions, computed at step 0) key or value. The decoder takes it as `past` and returns it as `present`.
+ */
+export interface CacheTensor {
+  layer: number;
+  attention: "decoder" | "encoder";
+  kv: "key" | "value";
+  /** Input name: `past_key_values.{layer}.{attention}.{kv}`. */
+  past: string;
+  /** Output name: `present.{layer}.{attention}.{kv}`. */
+  present: string;
+}
+
+/** Every cache tensor of a decoder with `layers` layers, in the export's order (per layer: decoder.key, decoder.value, encoder.key, encoder.value). */
+export function cacheTensors(layers: number): CacheTensor[] {
+  const tensors: CacheTensor[] = [];
+  for (let layer = 0; layer < layers; layer++) {
+    for (const attention of ["decoder", "encoder"] as const) {
+      for (const kv of ["key", "value"] as const) {
+        const name = `${layer}.${attention}.${kv}`;
+        tensors.push({ layer, attention, kv, past: `past_key_values.${name}`, present: `present.${name}` });
+      }
+    }
+  }
+  return tensors;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The tensor contract (the onnx-community export's names, element types and dims)
 
 type ElementKind = "float" | "int64" | "bool";
 
@@ -134,16 +166,9 @@ export function moduleContract(module: ModuleName, config: ModelConfig): ModuleC
         outputs: [t("last_hidden_state", "float", [null, null, D])],
       };
     case "decoder_model_merged": {
-      const past: TensorContract[] = [];
-      const present: TensorContract[] = [];
-      for (let i = 0; i < config.decoderLayers; i++) {
-        for (const part of ["decoder", "encoder"]) {
-          for (const kv of ["key", "value"]) {
-            past.push(t(`past_key_values.${i}.${part}.${kv}`, "float", [null, H, null, Dh]));
-            present.push(t(`present.${i}.${part}.${kv}`, "float", [null, H, null, Dh]));
-          }
-        }
-      }
+      const cache = cacheTensors(config.decoderLayers);
+      const past = cache.map((c) => t(c.past, "float", [null, H, null, Dh]));
+      const present = cache.map((c) => t(c.present, "float", [null, H, null, Dh]));
       return {
         inputs: [
           t("inputs_embeds", "float", [null, null, D]),

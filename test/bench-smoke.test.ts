@@ -15,6 +15,8 @@ import { renderResults, renderVerdicts, type BenchResults } from "./bench/report
 import { probeSessions } from "./bench/session-probe";
 import { PROBES } from "./bench/session-options";
 import { buildBenchScript, checkScript } from "./bench/script";
+import { defaultMaxBatchRows } from "../src/florence2";
+import { readModelConfig } from "../src/config";
 import { workloadFor } from "./bench/workload";
 
 describe("benchmark smoke run (tiny stand-in)", function () {
@@ -29,9 +31,11 @@ describe("benchmark smoke run (tiny stand-in)", function () {
     assert.notEqual(parsed, "help");
     const options: BenchOptions = {
       ...(parsed as BenchOptions),
-      sections: ["per-task", "all-tasks", "long-beams", "soak"],
+      sections: ["per-task", "all-tasks", "batch", "long-beams", "soak"],
       longTokens: 24,
       soakRuns: 3,
+      batchPhotos: 3,
+      batchRows: [2],
     };
     results = await runBenchmark(options, ["--size", "tiny", "--quick"], () => undefined);
     markdown = renderResults(results);
@@ -61,6 +65,29 @@ describe("benchmark smoke run (tiny stand-in)", function () {
   it("reuses the image features in the all-tasks sequence", () => {
     assert.equal(results.allTasks?.oursVisionRuns, 1);
     assert.equal(results.allTasks?.asScripted, true);
+  });
+
+  it("runs the batch section: batched and sequential emit the same scripted ids, and the maxBatchRows sweep", () => {
+    const batch = results.batch;
+    assert.ok(batch);
+    for (const c of [batch.tasksGreedy, batch.tasksBeams, batch.photos]) {
+      assert.equal(c.sameIds, true, `${c.label}: batched and sequential ids differ`);
+      assert.equal(c.sequential.asScripted && c.batched.asScripted, true, `${c.label}: not as scripted`);
+      assert.ok(c.sequential.wallMs > 0 && c.batched.wallMs > 0 && c.batched.decoderMs > 0);
+      assert.ok((c.batched.stepsByRows ?? []).length > 0, "the engine's steps by rows reach the report");
+    }
+    assert.equal(batch.tasksGreedy.requests, 2);
+    assert.equal(batch.tasksBeams.numBeams, 3);
+    assert.deepEqual([batch.photos.requests, batch.photos.images], [3, 3]);
+    assert.ok(batch.photos.batched.visionMs > 0, "the throughput measurement starts from the files");
+    assert.equal(batch.tasksGreedy.batched.visionMs, 0, "the tasks' features are computed before the clock");
+    assert.deepEqual(batch.sweep.map((row) => row.maxBatchRows), [2, defaultMaxBatchRows(readModelConfig(results.model.folder))]);
+    assert.ok(batch.sweep.every((row) => row.asScripted && row.peakRssBytes > 0));
+    assert.equal(batch.sweep[0].waves, 2, "two 3-beam requests take a wave each at 2 rows");
+    assert.match(markdown, /## Batched generation \(issue 10\)/);
+    assert.match(markdown, /### maxBatchRows/);
+    assert.match(renderVerdicts(results), /10a\. 2 tasks batched <= 0\.55x sequential, greedy/);
+    assert.match(renderVerdicts(results), /10d\. Peak RSS of the 2-task 3-beam batch/);
   });
 
   it("runs the long beam measurement and the soak", () => {

@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import {
-  DEFAULT_PREPROCESSOR_CONFIG, readGenerationConfig, readIsStandIn, readModelConfig, readPreprocessorConfig,
+  DEFAULT_PREPROCESSOR_CONFIG, readGenerationConfig, readModelConfig, readPreprocessorConfig,
 } from "../src/config";
 
 const SHARED_MODEL_FILES = path.resolve(__dirname, "..", "..", "shared", "florence2", "model-files");
@@ -39,10 +39,6 @@ describe("config", () => {
       });
     });
 
-    it("sees no stand-in marker in the real config.json", () => {
-      assert.equal(readIsStandIn(SHARED_MODEL_FILES), false);
-    });
-
     it("reads Microsoft's preprocessor_config.json, which has no rescale_factor (CLIP's 1/255 applies)", () => {
       assert.deepEqual(readPreprocessorConfig(SHARED_MODEL_FILES), DEFAULT_PREPROCESSOR_CONFIG);
     });
@@ -58,11 +54,6 @@ describe("config", () => {
     assert.equal(gen.lengthPenalty, 0.5);
     assert.equal(gen.earlyStopping, true);
     assert.equal(gen.noRepeatNgramSize, 0);
-  });
-
-  it("tells a stand-in by config.json's stand_in entry", () => {
-    assert.equal(readIsStandIn(folderWith({ "config.json": { stand_in: { note: "random weights" } } })), true);
-    assert.equal(readIsStandIn(folderWith({ "config.json": { text_config: {} } })), false);
   });
 
   it("names the folder and the missing file", () => {

@@ -274,20 +274,6 @@ describe("florence2: the model API on a scripted stand-in", function () {
       await assert.rejects(Florence2.load(folder, { cacheImageFeatures: -1 }), /non-negative integer for cacheImageFeatures but received -1/);
     });
 
-    it("says whether the folder is a generated stand-in (config.json's stand_in entry)", async () => {
-      assert.equal(model.standIn, true);
-      const other = copyFolder("no-stand-in-entry");
-      const config = JSON.parse(fs.readFileSync(path.join(other, "config.json"), "utf8"));
-      delete config.stand_in;
-      fs.writeFileSync(path.join(other, "config.json"), JSON.stringify(config));
-      const unmarked = await Florence2.load(other, { intraOpNumThreads: 1 });
-      try {
-        assert.equal(unmarked.standIn, false);
-      } finally {
-        await unmarked.dispose();
-      }
-    });
-
     it("reports the dtypes it loaded", () => {
       assert.deepEqual(model.dtypes, { vision_encoder: "fp32", embed_tokens: "fp32", encoder_model: "fp32", decoder_model_merged: "fp32" });
     });

@@ -5,7 +5,8 @@ import * as path from "node:path";
 import * as ort from "onnxruntime-node";
 import { BeamSearch, type EarlyStopping } from "../src/beam-search";
 import { readGenerationConfig, readModelConfig, type GenerationConfig, type ModelConfig } from "../src/config";
-import { assignCacheRows, generate, runTextEncoder, runVisionEncoder, tileBatch, type EncoderOutput, type GenerateOptions } from "../src/generation";
+import { encodePrompts, runVisionEncoder, type EncodedPrompts } from "../src/encoders";
+import { assignCacheRows, generate, planWaves, type DecodingOptions } from "../src/generation";
 import { LogitsProcessor, argmax } from "../src/logits";
 import { float32Data, openSessions, type Florence2Sessions } from "../src/sessions";
 import { writeStandInModel } from "./support/standin";
@@ -16,7 +17,7 @@ const SCRIPT = [0, 5734, LOC(53), LOC(333), LOC(933), LOC(774), 21530, LOC(704),
 // The path-dependent decoder chooses among these; 2 lets beams finish at different lengths.
 const RESTRICT = [2, 10, 11, 12, 13, LOC(1), LOC(2), LOC(3)];
 
-const OPTIONS: GenerateOptions = { numBeams: 1, maxNewTokens: 40, earlyStopping: true, lengthPenalty: 1, noRepeatNgramSize: 3 };
+const OPTIONS: DecodingOptions = { numBeams: 1, maxNewTokens: 40, earlyStopping: true, lengthPenalty: 1, noRepeatNgramSize: 3 };
 
 interface Model {
   sessions: Florence2Sessions;
@@ -30,17 +31,25 @@ async function openModel(folder: string, dtype: "fp32" | "fp16" = "fp32"): Promi
 }
 
 const PIXELS = new Float32Array(3 * 768 * 768).map((_, i) => Math.sin(i * 0.001));
-const encodings = new Map<Model, EncoderOutput>();
+const PROMPT = [0, 2264, 473, 5, 2274, 6190, 116, 2];
+const encodings = new Map<Model, EncodedPrompts>();
 
-/** Deterministic image features and a short prompt through the real encoders, once per model. */
-async function encode(model: Model): Promise<EncoderOutput> {
+function copyTensor(t: ort.Tensor): ort.Tensor {
+  return new ort.Tensor(t.type, (t.data as Float32Array).slice(), t.dims);
+}
+
+/**
+ * Deterministic image features and a short prompt through the real encoders, once per model; each call returns
+ * a copy, since generation takes over (and disposes) what it is given.
+ */
+async function encode(model: Model): Promise<EncodedPrompts> {
   let encoded = encodings.get(model);
   if (!encoded) {
     const features = await runVisionEncoder(model.sessions, PIXELS, [1, 3, 768, 768]);
-    encoded = await runTextEncoder(model.sessions, features, [0, 2264, 473, 5, 2274, 6190, 116, 2]);
+    encoded = await encodePrompts(model.sessions, [{ imageFeatures: features, promptIds: PROMPT }]);
     encodings.set(model, encoded);
   }
-  return encoded;
+  return { hiddenStates: copyTensor(encoded.hiddenStates), attentionMask: copyTensor(encoded.attentionMask) };
 }
 
 interface RecordedCall {
@@ -81,7 +90,7 @@ function recordDecoder(sessions: Florence2Sessions): { calls: RecordedCall[]; re
  * The decoder with no cache: the no-cache branch accepts a whole sequence, so each call recomputes the full
  * history. Returns the logits of the last position.
  */
-async function noCacheLogits(model: Model, encoded: EncoderOutput, sequence: readonly number[]): Promise<Float32Array> {
+async function noCacheLogits(model: Model, encoded: EncodedPrompts, sequence: readonly number[]): Promise<Float32Array> {
   const { sessions } = model;
   const T = sequence.length;
   const ids = new ort.Tensor("int64", BigInt64Array.from(sequence, (v) => BigInt(v)), [1, T]);
@@ -110,7 +119,7 @@ async function noCacheLogits(model: Model, encoded: EncoderOutput, sequence: rea
  * the engine's BeamSearch / greedy rule, whose logic beam-search.test.ts checks against a reference of HF's
  * rules; what this comparison checks is the KV-cache loop (batching, step 0, reordering, cross-attention reuse).
  */
-async function referenceGenerate(model: Model, encoded: EncoderOutput, o: GenerateOptions): Promise<{ ids: number[]; score: number | null }> {
+async function referenceGenerate(model: Model, encoded: EncodedPrompts, o: DecodingOptions): Promise<{ ids: number[]; score: number | null }> {
   const V = model.config.vocabSize;
   const maxLength = 1 + o.maxNewTokens;
   const processor = new LogitsProcessor({ noRepeatNgramSize: o.noRepeatNgramSize, forcedBosTokenId: 0, forcedEosTokenId: 2, maxLength });
@@ -153,11 +162,16 @@ describe("generation: cache helpers", () => {
       }
     }
   });
+});
 
-  it("tileBatch repeats a batch-1 tensor along the batch axis, int64 included", () => {
-    const t = tileBatch(new ort.Tensor("int64", BigInt64Array.from([1n, 2n]), [1, 2]), 3);
-    assert.deepEqual(t.dims, [3, 2]);
-    assert.deepEqual(Array.from(t.data as BigInt64Array), [1n, 2n, 1n, 2n, 1n, 2n]);
+describe("generation: waves", () => {
+  it("fills waves in request order up to maxBatchRows rows; a wider request runs alone", () => {
+    assert.deepEqual(planWaves([1, 3, 1, 2, 3], 24), [[0, 1, 2, 3, 4]]);
+    assert.deepEqual(planWaves([1, 3, 1, 2, 3], 4), [[0, 1], [2, 3], [4]]);
+    assert.deepEqual(planWaves([1, 3, 1, 2, 3], 1), [[0], [1], [2], [3], [4]]);
+    assert.deepEqual(planWaves([5, 1, 1], 4), [[0], [1, 2]]);
+    assert.deepEqual(planWaves([1, 1, 5, 1], 3), [[0, 1], [2], [3]]);
+    assert.deepEqual(planWaves([], 4), []);
   });
 });
 
@@ -184,8 +198,7 @@ describe("generation: the KV-cache loop on stand-ins", function () {
 
   for (const numBeams of [1, 3]) {
     it(`emits the scripted ids (${numBeams === 1 ? "greedy" : "3 beams"})`, async () => {
-      const encoded = await encode(scripted);
-      const result = await generate(scripted.sessions, encoded, scripted.tokens, scripted.config.maxPositionEmbeddings, { ...OPTIONS, numBeams });
+      const result = await generate(scripted.sessions, await encode(scripted), scripted.tokens, scripted.config.maxPositionEmbeddings, { ...OPTIONS, numBeams });
       assert.deepEqual(result.ids, [2, ...SCRIPT]);
       assert.equal(result.stats.steps, SCRIPT.length);
       assert.equal(result.score === null, numBeams === 1);
@@ -196,9 +209,8 @@ describe("generation: the KV-cache loop on stand-ins", function () {
     const fp16 = await openModel(path.join(root, "scripted"), "fp16");
     try {
       assert.equal(fp16.sessions.decoder.types.outputs.logits, "float16");
-      const encoded = await encode(fp16);
       for (const numBeams of [1, 3]) {
-        const result = await generate(fp16.sessions, encoded, fp16.tokens, 1024, { ...OPTIONS, numBeams });
+        const result = await generate(fp16.sessions, await encode(fp16), fp16.tokens, 1024, { ...OPTIONS, numBeams });
         assert.deepEqual(result.ids, [2, ...SCRIPT]);
       }
     } finally {
@@ -208,10 +220,9 @@ describe("generation: the KV-cache loop on stand-ins", function () {
 
   for (const numBeams of [1, 3]) {
     it(`runs step 0 without cache at batch 1, then the cache branch with the cache growing by one (${numBeams} beam${numBeams > 1 ? "s" : ""})`, async () => {
-      const encoded = await encode(scripted);
       const { calls, restore } = recordDecoder(scripted.sessions);
       try {
-        await generate(scripted.sessions, encoded, scripted.tokens, 1024, { ...OPTIONS, numBeams });
+        await generate(scripted.sessions, await encode(scripted), scripted.tokens, 1024, { ...OPTIONS, numBeams });
       } finally {
         restore();
       }
@@ -222,7 +233,7 @@ describe("generation: the KV-cache loop on stand-ins", function () {
       // Cross-attention K/V: computed at step 0, then the same tensor at every later step.
       const later = calls.slice(1).map((c) => c.encoderPast);
       assert.ok(later.every((t) => t === later[0]));
-      assert.deepEqual(later[0].dims.slice(0, 3), [numBeams, scripted.sessions.heads, encoded.hiddenStates.dims[1]]);
+      assert.deepEqual(later[0].dims.slice(0, 3), [numBeams, scripted.sessions.heads, (await encode(scripted)).hiddenStates.dims[1]]);
       assert.equal(calls[0].encoderPast.dims[2], 0);
       // Later steps fetch only the logits and the self-attention cache.
       assert.ok(calls.slice(1).every((c) => c.fetches !== undefined && !c.fetches.some((n) => n.includes(".encoder."))));
@@ -230,11 +241,10 @@ describe("generation: the KV-cache loop on stand-ins", function () {
   }
 
   it("feeds the cross-attention K/V that step 0 returned, tiled for the beams", async () => {
-    const encoded = await encode(scripted);
     for (const numBeams of [1, 3]) {
       const { calls, restore } = recordDecoder(scripted.sessions);
       try {
-        await generate(scripted.sessions, encoded, scripted.tokens, 1024, { ...OPTIONS, numBeams });
+        await generate(scripted.sessions, await encode(scripted), scripted.tokens, 1024, { ...OPTIONS, numBeams });
       } finally {
         restore();
       }
@@ -246,7 +256,7 @@ describe("generation: the KV-cache loop on stand-ins", function () {
     }
   });
 
-  const cases: { name: string; o: Partial<GenerateOptions> }[] = [
+  const cases: { name: string; o: Partial<DecodingOptions> }[] = [
     { name: "greedy", o: { numBeams: 1 } },
     { name: "3 beams, early stopping", o: { numBeams: 3 } },
     { name: "3 beams, early_stopping false", o: { numBeams: 3, earlyStopping: false as EarlyStopping } },
@@ -258,10 +268,9 @@ describe("generation: the KV-cache loop on stand-ins", function () {
       let copies = 0;
       const lengths = new Set<number>();
       for (const model of restricted) {
-        const encoded = await encode(model);
         const options = { ...OPTIONS, maxNewTokens: 14, ...o };
-        const ours = await generate(model.sessions, encoded, model.tokens, 1024, options);
-        const reference = await referenceGenerate(model, encoded, options);
+        const ours = await generate(model.sessions, await encode(model), model.tokens, 1024, options);
+        const reference = await referenceGenerate(model, await encode(model), options);
         assert.deepEqual(ours.ids, reference.ids);
         // The score sums the log-probs along the chosen path: a beam fed a wrong cache row would shift it.
         if (reference.score !== null) assert.ok(Math.abs((ours.score as number) - reference.score) < 1e-5, `score ${ours.score} vs ${reference.score}`);
@@ -275,9 +284,8 @@ describe("generation: the KV-cache loop on stand-ins", function () {
 
   it("ends with a forced </s> at maxNewTokens", async () => {
     const model = restricted[0];
-    const encoded = await encode(model);
     for (const numBeams of [1, 3]) {
-      const result = await generate(model.sessions, encoded, model.tokens, 1024, { ...OPTIONS, numBeams, maxNewTokens: 3, noRepeatNgramSize: 0 });
+      const result = await generate(model.sessions, await encode(model), model.tokens, 1024, { ...OPTIONS, numBeams, maxNewTokens: 3, noRepeatNgramSize: 0 });
       assert.ok(result.ids.length <= 4);
       assert.equal(result.ids[result.ids.length - 1], 2);
       assert.equal(result.ids[1], 0);
@@ -285,10 +293,9 @@ describe("generation: the KV-cache loop on stand-ins", function () {
   });
 
   it("caps maxNewTokens to the decoder's positions", async () => {
-    const encoded = await encode(scripted);
     const { calls, restore } = recordDecoder(scripted.sessions);
     try {
-      const result = await generate(scripted.sessions, encoded, scripted.tokens, 4, { ...OPTIONS, maxNewTokens: 1000 });
+      const result = await generate(scripted.sessions, await encode(scripted), scripted.tokens, 4, { ...OPTIONS, maxNewTokens: 1000 });
       assert.deepEqual(result.ids, [2, ...SCRIPT.slice(0, 3), 2]);
     } finally {
       restore();
@@ -297,25 +304,23 @@ describe("generation: the KV-cache loop on stand-ins", function () {
   });
 
   it("calls onToken after every step with the sequence so far (for beams, the best live beam)", async () => {
-    const encoded = await encode(scripted);
     const expected = SCRIPT.map((_, i) => [2, ...SCRIPT.slice(0, i + 1)]);
     const greedy: number[][] = [];
-    await generate(scripted.sessions, encoded, scripted.tokens, 1024, { ...OPTIONS, onToken: (ids) => greedy.push([...ids]) });
+    await generate(scripted.sessions, await encode(scripted), scripted.tokens, 1024, { ...OPTIONS, onToken: (ids) => greedy.push([...ids]) });
     assert.deepEqual(greedy, expected);
     // With beams, the step that finishes the best hypothesis (its EOS) reports the best beam still running.
     const beams: number[][] = [];
-    await generate(scripted.sessions, encoded, scripted.tokens, 1024, { ...OPTIONS, numBeams: 3, onToken: (ids) => beams.push([...ids]) });
+    await generate(scripted.sessions, await encode(scripted), scripted.tokens, 1024, { ...OPTIONS, numBeams: 3, onToken: (ids) => beams.push([...ids]) });
     assert.equal(beams.length, SCRIPT.length);
     assert.deepEqual(beams.slice(0, -1), expected.slice(0, -1));
     assert.deepEqual(beams[beams.length - 1].slice(0, -1), expected[expected.length - 1].slice(0, -1));
   });
 
   it("stops between steps when the signal aborts, and the next run works", async () => {
-    const encoded = await encode(scripted);
     for (const numBeams of [1, 3]) {
       const controller = new AbortController();
       let steps = 0;
-      const aborted = generate(scripted.sessions, encoded, scripted.tokens, 1024, {
+      const aborted = generate(scripted.sessions, await encode(scripted), scripted.tokens, 1024, {
         ...OPTIONS,
         numBeams,
         signal: controller.signal,
@@ -325,23 +330,21 @@ describe("generation: the KV-cache loop on stand-ins", function () {
       });
       await assert.rejects(aborted, (err: Error) => err.name === "AbortError");
       assert.equal(steps, 3);
-      const again = await generate(scripted.sessions, encoded, scripted.tokens, 1024, { ...OPTIONS, numBeams });
+      const again = await generate(scripted.sessions, await encode(scripted), scripted.tokens, 1024, { ...OPTIONS, numBeams });
       assert.deepEqual(again.ids, [2, ...SCRIPT]);
     }
   });
 
   it("rejects at once with an already-aborted signal", async () => {
-    const encoded = await encode(scripted);
     const reason = new Error("stop now");
     await assert.rejects(
-      generate(scripted.sessions, encoded, scripted.tokens, 1024, { ...OPTIONS, signal: AbortSignal.abort(reason) }),
+      generate(scripted.sessions, await encode(scripted), scripted.tokens, 1024, { ...OPTIONS, signal: AbortSignal.abort(reason) }),
       (err) => err === reason,
     );
   });
 
   it("reports where the decoder time went", async () => {
-    const encoded = await encode(scripted);
-    const { stats } = await generate(scripted.sessions, encoded, scripted.tokens, 1024, { ...OPTIONS, numBeams: 3 });
+    const { stats } = await generate(scripted.sessions, await encode(scripted), scripted.tokens, 1024, { ...OPTIONS, numBeams: 3 });
     assert.ok(stats.decoderMs > 0 && stats.sessionMs > 0 && stats.searchMs > 0);
     assert.ok(stats.sessionMs + stats.searchMs + stats.cacheMs <= stats.decoderMs + 1e-6);
   });

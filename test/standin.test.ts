@@ -9,7 +9,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as ort from "onnxruntime-node";
 import { Tokenizer } from "@huggingface/tokenizers";
-import { ADDED_TOKENS, BEAM_TEST_IDS, rewriteStandInDecoder, type StandInInfo, type StandInOptions, writeStandInModel } from "./support/standin";
+import {
+  ADDED_TOKENS, BEAM_TEST_IDS, CONDITIONED_TEST_IDS, CONDITIONED_TEST_SEED, rewriteStandInDecoder, type StandInInfo, type StandInOptions,
+  writeStandInModel,
+} from "./support/standin";
 import { fromFloat16Bits, toFloat16 } from "../src/standin/float16";
 import { MODULES, onnxFilePath, type Dtype, type ModuleName } from "../src/dtypes";
 
@@ -123,18 +126,21 @@ class Pipeline {
     return out.inputs_embeds;
   }
 
-  /** Image (a deterministic pattern per batch row) + prompt -> encoder output [B, 577 + L, D] and its mask. */
-  async encode(batch: number): Promise<{ hidden: ort.Tensor; mask: ort.Tensor }> {
-    const pixels = new Float32Array(batch * 3 * 768 * 768);
-    for (let i = 0; i < pixels.length; i++) pixels[i] = ((i * 7919) % 1024) / 256 - 2;
+  /**
+   * Image (a deterministic pattern per batch row, `pattern` picks another one) + prompt -> encoder output
+   * [B, 577 + L, D] and its mask.
+   */
+  async encode(batch: number, prompt: readonly number[] = PROMPT, pattern = 7919): Promise<{ hidden: ort.Tensor; mask: ort.Tensor }> {
+        const pixels = new Float32Array(batch * 3 * 768 * 768);
+    for (let i = 0; i < pixels.length; i++) pixels[i] = ((i * pattern) % 1024) / 256 - 2;
     const image = floats((await this.s.vision_encoder.run({ pixel_values: this.tensor(pixels, [batch, 3, 768, 768]) })).image_features);
-    const text = floats(await this.embed(Array.from({ length: batch }, () => PROMPT)));
+    const text = floats(await this.embed(Array.from({ length: batch }, () => [...prompt])));
     const d = this.info.dModel;
-    const length = IMAGE_TOKENS + PROMPT.length;
+    const length = IMAGE_TOKENS + prompt.length;
     const joined = new Float32Array(batch * length * d);
     for (let b = 0; b < batch; b++) {
       joined.set(image.subarray(b * IMAGE_TOKENS * d, (b + 1) * IMAGE_TOKENS * d), b * length * d);
-      joined.set(text.subarray(b * PROMPT.length * d, (b + 1) * PROMPT.length * d), (b * length + IMAGE_TOKENS) * d);
+      joined.set(text.subarray(b * prompt.length * d, (b + 1) * prompt.length * d), (b * length + IMAGE_TOKENS) * d);
     }
     const mask = new ort.Tensor("int64", new BigInt64Array(batch * length).fill(1n), [batch, length]);
     const out = await this.s.encoder_model.run({ inputs_embeds: this.tensor(joined, [batch, length, d]), attention_mask: mask });
@@ -163,8 +169,8 @@ class Pipeline {
    * Greedy decoding with the KV cache from the start token 2, optionally with the first token forced to <s> (0)
    * as generation_config's forced_bos_token_id does; returns ids and each step's logits rows.
    */
-  async greedy(batch: number, maxSteps: number, forceBos = false) {
-    const enc = await this.encode(batch);
+  async greedy(batch: number, maxSteps: number, forceBos = false, enc?: { hidden: ort.Tensor; mask: ort.Tensor }) {
+    enc ??= await this.encode(batch);
     const sequences = Array.from({ length: batch }, () => [EOS]);
     const stepLogits: Float32Array[] = [];
     let past: Record<string, ort.Tensor> | undefined;
@@ -315,6 +321,48 @@ describe("stand-in models (src/standin)", function () {
       for (const h of hypotheses) for (const id of h.ids.slice(2)) assert.ok(BEAM_TEST_IDS.includes(id), `beam emitted ${id}`);
       assert.notDeepEqual(hypotheses[0].ids, greedy, "beam search should beat greedy on this path-dependent decoder");
       assert.ok(new Set(hypotheses.map((h) => h.ids.length)).size > 1, `lengths ${hypotheses.map((h) => h.ids.length)}`);
+    });
+  });
+
+  describe("conditioned restricted decoder", function () {
+    let conditioned: StandInInfo;
+    let p: Pipeline;
+    before(async function () {
+      conditioned = await standIn({ restrictTo: CONDITIONED_TEST_IDS, conditioned: true, seed: CONDITIONED_TEST_SEED });
+      p = await Pipeline.open(conditioned);
+    });
+    after(() => p.close());
+
+    it("depends on the image and on the prompt, with sequences of different lengths", async function () {
+      const prompts = [PROMPT, [0, 1000, 2000, 3000, EOS], [0, 4000, 5000, 6000, 7000, 8000, 9000, 10000, 11000, EOS]];
+      const sequences: number[][] = [];
+      for (const prompt of prompts) {
+        for (const pattern of [7919, 104729]) {
+          const enc = await p.encode(1, prompt, pattern);
+          sequences.push((await p.greedy(1, 40, true, enc)).sequences[0]);
+        }
+      }
+      for (const s of sequences) for (const id of s.slice(2)) assert.ok(CONDITIONED_TEST_IDS.includes(id), `emitted ${id}`);
+      // sequences[2 * prompt + pattern]
+      const key = (s: number[]) => s.join(",");
+      assert.ok([0, 1, 2].some((p) => key(sequences[2 * p]) !== key(sequences[2 * p + 1])), "another image should change the output");
+      assert.ok([0, 1].some((i) => new Set([0, 1, 2].map((p) => key(sequences[2 * p + i]))).size > 1), "another prompt should change the output");
+      assert.ok(new Set(sequences.map((s) => s.length)).size >= 2, `lengths ${sequences.map((s) => s.length)}`);
+      assert.ok(sequences.some((s) => s.length < 41 && s[s.length - 1] === EOS), "some sequence should end with </s> before the limit");
+    });
+
+    it("gives the same logits from the no-cache branch over the whole sequence as from the cached steps", async function () {
+      const { sequences, stepLogits, enc } = await p.greedy(1, 12, true);
+      const ids = sequences[0].slice(0, stepLogits.length);
+      const whole = floats((await p.decode([ids], enc)).logits);
+      const v = conditioned.vocabSize;
+      let worst = 0;
+      stepLogits.forEach((row, t) => row.forEach((x, j) => (worst = Math.max(worst, Math.abs(x - whole[t * v + j]) / Math.max(1, Math.abs(x))))));
+      assert.ok(worst < 1e-4, `largest relative difference ${worst}`);
+    });
+
+    it("is refused without restrictTo", async function () {
+      await assert.rejects(standIn({ conditioned: true }), /Expected restrictTo with conditioned: true/);
     });
   });
 

@@ -38,6 +38,12 @@ export interface StandInOptions {
    * different lengths.
    */
   restrictTo?: readonly number[];
+  /**
+   * With `restrictTo`: make the choice depend strongly on the image and the prompt (sharp cross-attention read
+   * out into the logits; see `Conditioning` in text.ts), so that a test can tell requests apart by their outputs,
+   * e.g. batched decoding against decoding alone. Adds a [D, V] weight: meant for the tiny size.
+   */
+  conditioned?: boolean;
   /** Variants to write, default ["fp32"]: fp32, fp16 (`_fp16`, float16 I/O) and q8 (`_quantized`). */
   dtypes?: readonly Dtype[];
   /**
@@ -87,6 +93,16 @@ export const BEAM_TEST_IDS: readonly number[] = [2, 50269, 50270, 50271, 50272, 
  * with the path, greedy and beam search disagree, and EOS (2) wins at different steps on different beams.
  */
 export const RESTRICT_SHARPNESS = 3;
+/**
+ * The conditioned decoder's gains: at these, on the tiny stand-in with seed 2 and `CONDITIONED_TEST_IDS`, another
+ * image or another prompt changes the sequence, and sequences end at different lengths (test/standin.test.ts
+ * checks it; test/florence2-batch.test.ts relies on it). With another seed or list, check it the same way.
+ */
+export const CONDITIONING = { queryGain: 30, readoutGain: 3 } as const;
+/** A `restrictTo` list for conditioned decoders: `</s>`, four text ids and `<loc_1>`..`<loc_3>`. */
+export const CONDITIONED_TEST_IDS: readonly number[] = [2, 10, 11, 12, 13, 50270, 50271, 50272];
+/** The seed the conditioned decoder's test ids were checked with. */
+export const CONDITIONED_TEST_SEED = 2;
 
 function checkIds(name: string, ids: unknown, minLength: number): readonly number[] {
   if (!Array.isArray(ids) || ids.length < minLength) {
@@ -101,6 +117,9 @@ function checkIds(name: string, ids: unknown, minLength: number): readonly numbe
 }
 
 function decoderMode(options: StandInOptions): DecoderMode {
+  if (options.conditioned && options.restrictTo === undefined) {
+    throw new Error("Expected restrictTo with conditioned: true (only a restricted decoder can be conditioned).");
+  }
   if (options.script !== undefined && options.restrictTo !== undefined) {
     throw new Error("Expected at most one of script and restrictTo but received both: a decoder is either scripted or restricted.");
   }
@@ -115,7 +134,8 @@ function decoderMode(options: StandInOptions): DecoderMode {
     return { kind: "script", script };
   }
   if (options.restrictTo !== undefined) {
-    return { kind: "restricted", ids: [...new Set(checkIds("restrictTo", options.restrictTo, 1))], sharpness: RESTRICT_SHARPNESS };
+    const ids = [...new Set(checkIds("restrictTo", options.restrictTo, 1))];
+    return { kind: "restricted", ids, sharpness: RESTRICT_SHARPNESS, ...(options.conditioned ? { conditioning: CONDITIONING } : {}) };
   }
   return { kind: "free" };
 }
@@ -210,7 +230,7 @@ export async function writeStandInModel(folder: string, options: StandInOptions 
  * third of the time and bytes of a whole base folder. Sessions opened on the old decoder must be reopened.
  * Returns the decoder files written, relative to `folder`.
  */
-export async function rewriteStandInDecoder(folder: string, options: Pick<StandInOptions, "script" | "restrictTo">): Promise<string[]> {
+export async function rewriteStandInDecoder(folder: string, options: Pick<StandInOptions, "script" | "restrictTo" | "conditioned">): Promise<string[]> {
   const marker = readStandInMarker(folder);
   const mode = decoderMode(options);
   const dims = SIZES[marker.size as StandInSize];

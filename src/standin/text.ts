@@ -1,7 +1,7 @@
 /**
  * The language half of a stand-in: `embed_tokens`, `encoder_model` and `decoder_model_merged`, a BART
  * encoder-decoder (post-LayerNorm, learned positions with BART's offset of 2, exact GELU) with the real
- * export's names, dtypes and dims (SPEC.md §1.4).
+ * export's names, dtypes and dims (onnx-community/Florence-2-base-ft's onnx/ files; sessions.ts checks them).
  */
 import { type Dim, type GraphBuilder, ModelBuilder, onnxDataType } from "./onnx-builder";
 import { Layers, type Precision, uniform, constant, floatInput, floatOutput } from "./nn";
@@ -16,7 +16,20 @@ const MASKED = -1e9;
 export type DecoderMode =
   | { kind: "free" }
   | { kind: "script"; script: readonly number[] }
-  | { kind: "restricted"; ids: readonly number[]; sharpness: number };
+  | { kind: "restricted"; ids: readonly number[]; sharpness: number; conditioning?: Conditioning };
+
+/**
+ * Makes a restricted decoder's choice depend strongly on the encoder's output, so on the image and the prompt.
+ * With random weights the cross-attention is nearly uniform over the ~600 encoder positions, so its output
+ * hardly changes from one input to another and the choice comes from the decoder's own history. Here the
+ * cross-attention queries are scaled by `queryGain` (sharp attention: each query picks a few positions by
+ * content), and the last layer's cross-attention output, through its own random [D, V] head, is added to the
+ * logits with weight `readoutGain`.
+ */
+export interface Conditioning {
+  queryGain: number;
+  readoutGain: number;
+}
 
 /** Logit added to the scripted token: far above any logit of the random layers (about ±2). */
 export const SCRIPT_LOGIT = 100;
@@ -144,6 +157,7 @@ function decoderBranch(l: Layers, g: GraphBuilder, useCache: boolean, input: Dec
   const withPositions = g.op("Add", [x, positionEmbeddings(g, l, positions, "decoder.embed_positions.weight", dims)]);
   let h = l.layerNorm(g, withPositions, "decoder.layernorm_embedding", dims.dModel);
   const presents: string[] = [];
+  let lastCrossOut = "";
   for (let i = 0; i < dims.decoderLayers; i++) {
     const p = `decoder.layers.${i}`;
     const past = input.past[i];
@@ -157,21 +171,40 @@ function decoderBranch(l: Layers, g: GraphBuilder, useCache: boolean, input: Dec
     const selfOut = l.linear(g, attend(g, l, q, k, v, causalMask, dims), `${p}.self_attn.out_proj`, dims.dModel, dims.dModel);
     h = l.layerNorm(g, g.op("Add", [h, selfOut]), `${p}.self_attn_layer_norm`, dims.dModel);
 
-    const qc = scaledQuery(g, l, h, `${p}.encoder_attn.q_proj`, dims);
+    const qc = sharpened(g, l, scaledQuery(g, l, h, `${p}.encoder_attn.q_proj`, dims), mode);
     const enc = input.encoderHiddenStates;
-    const kc = useCache
-      ? g.op("Identity", [past.encoderKey])
-      : splitHeads(g, l, l.linear(g, enc, `${p}.encoder_attn.k_proj`, dims.dModel, dims.dModel), dims);
-    const vc = useCache
-      ? g.op("Identity", [past.encoderValue])
-      : splitHeads(g, l, l.linear(g, enc, `${p}.encoder_attn.v_proj`, dims.dModel, dims.dModel), dims);
+    const kc = useCache ? past.encoderKey : splitHeads(g, l, l.linear(g, enc, `${p}.encoder_attn.k_proj`, dims.dModel, dims.dModel), dims);
+    const vc = useCache ? past.encoderValue : splitHeads(g, l, l.linear(g, enc, `${p}.encoder_attn.v_proj`, dims.dModel, dims.dModel), dims);
     const crossOut = l.linear(g, attend(g, l, qc, kc, vc, crossMask, dims), `${p}.encoder_attn.out_proj`, dims.dModel, dims.dModel);
+    lastCrossOut = crossOut;
     h = l.layerNorm(g, g.op("Add", [h, crossOut]), `${p}.encoder_attn_layer_norm`, dims.dModel);
     h = feedForward(g, l, h, p, dims);
-    presents.push(k, v, kc, vc);
+    // With the cache, the cross-attention K/V are not recomputed and not returned: like optimum's
+    // `merge_decoders` (`_unify_onnx_outputs` adds a constant with the first dynamic dim 0, the others 1),
+    // the branch answers present.i.encoder.* with an empty [0, H, 1, Dh] constant. Echoing the past would copy
+    // every row's cross-attention cache at every step, a cost the real export does not have.
+    presents.push(k, v, useCache ? emptyCrossPresent(l, dims) : kc, useCache ? emptyCrossPresent(l, dims) : vc);
   }
-  const logits = applyMode(g, l, lmHead(g, l, h, dims), positions, mode, dims);
+  const logits = applyMode(g, l, withReadout(g, l, lmHead(g, l, h, dims), lastCrossOut, mode, dims), positions, mode, dims);
   return [logits, ...presents];
+}
+
+/** Cross-attention queries [B, H, T, Dh], scaled by a conditioned decoder's query gain. */
+function sharpened(g: GraphBuilder, l: Layers, query: string, mode: DecoderMode): string {
+  if (mode.kind !== "restricted" || !mode.conditioning) return query;
+  return g.op("Mul", [query, l.model.float32s([mode.conditioning.queryGain], [])]);
+}
+
+/** logits [B, T, V] plus a conditioned decoder's read-out of the cross-attention output crossOut [B, T, D]. */
+function withReadout(g: GraphBuilder, l: Layers, logits: string, crossOut: string, mode: DecoderMode, dims: TextDims): string {
+  if (mode.kind !== "restricted" || !mode.conditioning) return logits;
+  const readout = l.linear(g, crossOut, "conditioning_head", dims.dModel, dims.vocabSize, { bias: false });
+  return g.op("Add", [logits, g.op("Mul", [readout, l.model.float32s([mode.conditioning.readoutGain], [])])]);
+}
+
+/** The cache branch's present.i.encoder.* (see decoderBranch): an empty [0, H, 1, Dh] float32 constant. */
+function emptyCrossPresent(l: Layers, dims: TextDims): string {
+  return l.model.float32s([], [0, dims.heads, 1, dims.dModel / dims.heads]);
 }
 
 /**

@@ -15,7 +15,8 @@ import { ensureBenchModel, modelBytes } from "./models";
 import { LONG_TOKENS, type BenchOptions } from "./options";
 import { runPerTask } from "./per-task";
 import type { BenchResults } from "./report";
-import { SAMPLE_HEIGHT, SAMPLE_WIDTH, sampleImage } from "./sample-image";
+import { SAMPLE_HEIGHT, SAMPLE_WIDTH, sampleImage, textSampleImage } from "./sample-image";
+import { runBatchSection } from "./batch-section";
 import { runSessionOptions } from "./session-options";
 import { runSoak } from "./soak";
 import { longestOutput, walkthroughWorkloads } from "./workload";
@@ -51,6 +52,7 @@ export async function runBenchmark(options: BenchOptions, argv: string[], log: (
     options,
     model,
     image,
+    textImage: textSampleImage(image),
     oursSession: {
       ...(options.threads === undefined ? {} : { intraOpNumThreads: options.threads }),
       ...(options.sessionOptions === undefined ? {} : { sessionOptions: options.sessionOptions }),
@@ -65,12 +67,14 @@ export async function runBenchmark(options: BenchOptions, argv: string[], log: (
     model,
     modelBytes: modelBytes(model.folder, options.dtype),
     image,
+    textImage: context.textImage,
     durationS: 0,
     scripted: scriptedTexts(context),
   };
   const has = (section: BenchOptions["sections"][number]) => options.sections.includes(section);
   if (has("per-task") || has("all-tasks")) results.perTask = await runPerTask(context);
   if (has("all-tasks") && results.perTask) results.allTasks = await runAllTasks(context, results.perTask);
+  if (has("batch")) results.batch = await runBatchSection(context);
   if (has("long-beams")) results.longBeams = await runLongBeams(context);
   if (has("soak")) results.soak = await runSoak(context);
   if (has("session-options")) results.sessionOptions = await runSessionOptions(context);

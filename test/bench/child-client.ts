@@ -11,6 +11,8 @@ import type {
   Request,
   Response,
   RunRequest,
+  ManyRequest,
+  ManyResult,
   RunResult,
   SequenceRequest,
   SequenceResult,
@@ -64,6 +66,9 @@ export class BenchChild {
   }
   sequence(request: Omit<SequenceRequest, "kind">): Promise<SequenceResult> {
     return this.request({ kind: "sequence", ...request });
+  }
+  many(request: Omit<ManyRequest, "kind">): Promise<ManyResult> {
+    return this.request({ kind: "many", ...request });
   }
   soak(request: Omit<SoakRequest, "kind">): Promise<SoakResult> {
     return this.request({ kind: "soak", ...request });

@@ -6,6 +6,8 @@ import { getTask } from "../../src/tasks";
 import type {
   LoadRequest,
   LoadResult,
+  ManyRequest,
+  ManyResult,
   Request,
   Response,
   RunRequest,
@@ -70,7 +72,7 @@ async function run(request: RunRequest): Promise<RunResult> {
 
 async function sequence(request: SequenceRequest): Promise<SequenceResult> {
   const workloads = request.workloads.map(fromSpec);
-  const { value, measurement } = await measure(() => loaded().runSequence(request.imagePath, workloads));
+  const { value, measurement } = await measure(() => loaded().runSequence(request.imagePaths, workloads));
   return {
     measurement,
     perTask: value.perTask.map((r, i) => ({
@@ -80,6 +82,21 @@ async function sequence(request: SequenceRequest): Promise<SequenceResult> {
       idsAsScripted: asScripted(r.ids, workloads[i].outputTokens),
     })),
     engine: value.engine,
+  };
+}
+
+async function many(request: ManyRequest): Promise<ManyResult> {
+  const { OursSide } = await import("./ours-side");
+  const ours = loaded();
+  if (!(ours instanceof OursSide)) throw new Error("Only our engine runs batches: load the ours side for a many request.");
+  const items = request.items.map((item) => ({ workload: fromSpec(item.workload), imagePath: item.imagePath }));
+  const images = await ours.prepareMany(items, request.featuresFirst);
+  const { value, measurement } = await measure(() => ours.runMany(items, images, request));
+  const { stepsByRows, ...batch } = value.batch ?? {};
+  return {
+    measurement,
+    perItem: value.ids.map((ids, i) => ({ ids, idsAsScripted: asScripted(ids, items[i].workload.outputTokens) })),
+    ...(value.batch ? { batch: batch as Record<string, number>, stepsByRows } : {}),
   };
 }
 
@@ -109,6 +126,8 @@ async function handle(request: Request): Promise<unknown> {
       return run(request);
     case "sequence":
       return sequence(request);
+    case "many":
+      return many(request);
     case "soak":
       return soak(request);
     case "probe":

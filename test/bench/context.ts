@@ -8,12 +8,14 @@ import type { Dtype } from "../../src/dtypes";
 import type { BenchModel } from "./models";
 import type { BenchOptions } from "./options";
 import type { SessionChoice, SideName } from "./protocol";
-import type { SampleImage } from "./sample-image";
+import { TEXT_PHOTO_TASKS, type SampleImage } from "./sample-image";
 
 export interface BenchContext {
   options: BenchOptions;
   model: BenchModel;
   image: SampleImage;
+  /** The photo of the OCR tasks (the walkthrough's second one when present; see sample-image.ts). */
+  textImage: SampleImage;
   /** Our engine's session options (threads from --threads; otherwise its defaults). */
   oursSession: SessionChoice;
   log: (line: string) => void;
@@ -54,4 +56,9 @@ export async function startSide(
     await child.close();
     throw err;
   }
+}
+
+/** The photo a task runs on: the OCR tasks on the text photo, the others on the main one. */
+export function imageFor(context: BenchContext, task: string): string {
+  return TEXT_PHOTO_TASKS.includes(task) ? context.textImage.path : context.image.path;
 }

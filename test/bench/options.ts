@@ -10,7 +10,7 @@ import type { StandInSize } from "../support/standin";
 import { DEFAULT_MODELS_DIR, REPO_ROOT } from "./models";
 import { walkthroughWorkloads, workloadFor, type TaskWorkload } from "./workload";
 
-export const SECTIONS = ["per-task", "all-tasks", "long-beams", "soak", "session-options", "dtypes"] as const;
+export const SECTIONS = ["per-task", "all-tasks", "batch", "long-beams", "soak", "session-options", "dtypes"] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchOptions {
@@ -38,7 +38,14 @@ export interface BenchOptions {
   soakRuns: number;
   /** Only rewrite the results file from the last run's figures (after editing NOTES.md or the report). */
   rerender: boolean;
+  /** Photos of the batch section's throughput measurement (the issue asks about 8). */
+  batchPhotos: number;
+  /** maxBatchRows values of the batch section's sweep (runBatch's default is always added). */
+  batchRows: number[];
 }
+
+const BATCH_ROWS = [8, 16, 24, 48];
+const QUICK_BATCH_ROWS = [8];
 
 /** Length of the long beam-search measurement: issue 6 asks about beams "even at 1000 generated tokens". */
 export const LONG_TOKENS = 1000;
@@ -61,6 +68,9 @@ side by side with @huggingface/transformers on the same files, and writes a Mark
   --session-options J onnxruntime session options for our engine, as JSON, over its defaults,
                       e.g. '{"enableCpuMemArena":false}' (to try a candidate end to end)
   --sections A,B      ${SECTIONS.join(", ")} (default: all)
+  --batch-rows A,B    maxBatchRows values of the batch section's sweep (default ${BATCH_ROWS.join(",")};
+                      --quick: ${QUICK_BATCH_ROWS.join(",")}); runBatch's default is always measured too
+  --photos N          photos of the batch section's throughput measurement (default 8)
   --quick             a quick check: 1 run, shorter long-beam and soak runs, results in bench-models/
   --out FILE          Markdown results (default test/bench/RESULTS.md; --quick: bench-models/RESULTS-quick.md)
   --models-dir DIR    where stand-ins are generated and reused (default bench-models/)
@@ -118,6 +128,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | "help" {
       "models-dir": { type: "string" },
       profile: { type: "string" },
       rerender: { type: "boolean" },
+      "batch-rows": { type: "string" },
+      photos: { type: "string" },
       help: { type: "boolean" },
     },
     strict: true,
@@ -150,5 +162,12 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | "help" {
     longTokens: quick ? QUICK_LONG_TOKENS : LONG_TOKENS,
     soakRuns: quick ? 10 : 50,
     rerender: values.rerender ?? false,
+    batchPhotos: positiveInteger("--photos", values.photos, 8),
+    batchRows:
+      values["batch-rows"] === undefined
+        ? quick
+          ? QUICK_BATCH_ROWS
+          : BATCH_ROWS
+        : values["batch-rows"].split(",").map((v) => positiveInteger("--batch-rows", v.trim(), 1)),
   };
 }

@@ -3,7 +3,7 @@
  * from the image file to the parsed result like transformers.js.
  */
 import type { Dtype } from "../../src/dtypes";
-import { Florence2, type RunTimings } from "../../src/florence2";
+import { Florence2, type BatchTimings, type ImageFeatures, type RunTimings } from "../../src/florence2";
 import type { SessionChoice } from "./protocol";
 import type { BenchSide, SequenceRun, SideRun } from "./side";
 import type { TaskWorkload } from "./workload";
@@ -22,6 +22,18 @@ function engineFigures(t: RunTimings): Record<string, number> {
     searchMs: t.search,
     featuresCached: t.imageFeaturesCached ? 1 : 0,
   };
+}
+
+export interface ManyItem {
+  workload: TaskWorkload;
+  imagePath: string;
+}
+
+export interface ManyOptions {
+  mode: "sequential" | "batched";
+  numBeams: number;
+  earlyStopping: boolean;
+  maxBatchRows?: number;
 }
 
 export class OursSide implements BenchSide {
@@ -51,18 +63,48 @@ export class OursSide implements BenchSide {
     return { ids: out.ids, engine: engineFigures(out.timings) };
   }
 
-  async runSequence(imagePath: string, workloads: readonly TaskWorkload[]): Promise<SequenceRun> {
+  async runSequence(imagePaths: readonly string[], workloads: readonly TaskWorkload[]): Promise<SequenceRun> {
     const perTask: SequenceRun["perTask"] = [];
     let visionRuns = 0;
-    for (const workload of workloads) {
+    for (const [i, workload] of workloads.entries()) {
       const start = performance.now();
-      const out = await this.model.run(imagePath, workload.task.token, workload.input, { numBeams: 1, maxNewTokens: workload.outputTokens });
+      const out = await this.model.run(imagePaths[i], workload.task.token, workload.input, { numBeams: 1, maxNewTokens: workload.outputTokens });
       perTask.push({ wallMs: performance.now() - start, ids: out.ids });
       if (!out.timings.imageFeaturesCached) visionRuns++;
     }
     // The next sequence starts from a cold cache, as a notebook opening a new image would.
     this.model.clearImageCache();
     return { perTask, engine: { visionRuns } };
+  }
+
+  /**
+   * The images of `items` as `runMany` will get them: each distinct photo's features when `featuresFirst` (the
+   * vision encoder then runs here, before the clock), else the paths.
+   */
+  async prepareMany(items: readonly ManyItem[], featuresFirst: boolean): Promise<(string | ImageFeatures)[]> {
+    if (!featuresFirst) return items.map((item) => item.imagePath);
+    const features = new Map<string, ImageFeatures>();
+    for (const { imagePath } of items) if (!features.has(imagePath)) features.set(imagePath, await this.model.encodeImage(imagePath));
+    return items.map((item) => features.get(item.imagePath) as ImageFeatures);
+  }
+
+  /**
+   * The items one `run` after another, or all in one `runBatch`; each item stops after its scripted length
+   * (its own maxNewTokens).
+   */
+  async runMany(items: readonly ManyItem[], images: readonly (string | ImageFeatures)[], options: ManyOptions): Promise<{ ids: number[][]; batch?: BatchTimings }> {
+    const { numBeams, earlyStopping, mode, maxBatchRows } = options;
+    if (mode === "sequential") {
+      const ids: number[][] = [];
+      for (const [i, { workload }] of items.entries()) {
+        const out = await this.model.run(images[i], workload.task.token, workload.input, { numBeams, earlyStopping, maxNewTokens: workload.outputTokens });
+        ids.push(out.ids);
+      }
+      return { ids };
+    }
+    const requests = items.map(({ workload }, i) => ({ image: images[i], task: workload.task.token, input: workload.input, options: { maxNewTokens: workload.outputTokens } }));
+    const outs = await this.model.runBatch(requests, { numBeams, earlyStopping, ...(maxBatchRows === undefined ? {} : { maxBatchRows }) });
+    return { ids: outs.map((o) => o.ids), batch: outs[0]?.timings.batch };
   }
 
   async dispose(): Promise<void> {

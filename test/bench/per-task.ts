@@ -4,7 +4,7 @@
  * after a warm-up.
  */
 import { toSpec, type TaskWorkload } from "./workload";
-import { startSide, type BenchContext } from "./context";
+import { imageFor, startSide, type BenchContext } from "./context";
 import type { RunResult } from "./protocol";
 import { summarize, type RunSummary } from "./summary";
 
@@ -26,7 +26,7 @@ export interface PerTaskResult {
 }
 
 export async function runPerTask(context: BenchContext): Promise<PerTaskResult> {
-  const { options, image, log } = context;
+  const { options, log } = context;
   log(`Per-task mode: ${options.workloads.length} tasks x (${options.warmup} warm-up + ${options.runs} timed) x (ours greedy, transformers.js greedy, ours ${BEAMS} beams)`);
   const ours = await startSide(context, "ours", { label: "per-task-ours" });
   const theirs = await startSide(context, "transformers.js");
@@ -35,8 +35,9 @@ export async function runPerTask(context: BenchContext): Promise<PerTaskResult> 
   try {
     for (const workload of options.workloads) {
       const spec = toSpec(workload);
-      const runOurs = (numBeams: number) => ours.child.run({ workload: spec, numBeams, imagePath: image.path });
-      const runTheirs = () => theirs.child.run({ workload: spec, numBeams: 1, imagePath: image.path });
+      const imagePath = imageFor(context, spec.task);
+      const runOurs = (numBeams: number) => ours.child.run({ workload: spec, numBeams, imagePath });
+      const runTheirs = () => theirs.child.run({ workload: spec, numBeams: 1, imagePath });
       // Each task's prompt length is a new encoder shape for both sides: warm both up on it. Beam search's
       // batch-3 decoder shapes are warmed once, on the first task.
       for (let w = 0; w < options.warmup; w++) {

@@ -42,11 +42,28 @@ export interface RunRequest {
   imagePath: string;
 }
 
-/** All tasks on one image in one call, as the all-tasks notebook does: the image is encoded once. */
+/** All tasks in one call, as the all-tasks notebook does: each image is encoded once. */
 export interface SequenceRequest {
   kind: "sequence";
   workloads: WorkloadSpec[];
-  imagePath: string;
+  /** The photo of each workload. */
+  imagePaths: string[];
+}
+
+/**
+ * Ours only: several requests (task on a photo) run one after the other with `run`, or together with `runBatch`,
+ * timed as one piece of work.
+ */
+export interface ManyRequest {
+  kind: "many";
+  mode: "sequential" | "batched";
+  items: { workload: WorkloadSpec; imagePath: string }[];
+  numBeams: number;
+  earlyStopping: boolean;
+  /** Compute each distinct photo's features before the clock starts and pass them in (the same on both modes). */
+  featuresFirst: boolean;
+  /** runBatch's maxBatchRows; undefined: its default. */
+  maxBatchRows?: number;
 }
 
 /** Runs one task `runs` times in a row and reports the RSS after each run. */
@@ -78,7 +95,7 @@ export interface ProbeOptions {
   preallocatedLogits: boolean;
 }
 
-export type Request = LoadRequest | RunRequest | SequenceRequest | SoakRequest | ProbeRequest;
+export type Request = LoadRequest | RunRequest | SequenceRequest | ManyRequest | SoakRequest | ProbeRequest;
 
 /** One timed piece of work in a child, %%time style plus where the time went. */
 export interface Measurement {
@@ -115,6 +132,15 @@ export interface SequenceResult {
   measurement: Measurement;
   perTask: { task: string; wallMs: number; tokens: number; idsAsScripted: boolean }[];
   engine: Record<string, number>;
+}
+
+export interface ManyResult {
+  measurement: Measurement;
+  perItem: { ids: number[]; idsAsScripted: boolean }[];
+  /** runBatch's batch timings, flattened (batched mode only). */
+  batch?: Record<string, number>;
+  /** runBatch's decoder steps by rows (batched mode only). */
+  stepsByRows?: { rows: number; steps: number; ms: number }[];
 }
 
 export interface SoakResult {

@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { formatTime } from "../../src/timing";
 import type { AllTasksResult } from "./all-tasks";
+import { BEAMS as BATCH_BEAMS, THROUGHPUT_TASK, type BatchComparison, type BatchSectionResult, type ManySummary } from "./batch-section";
 import type { DtypesResult } from "./dtypes-section";
 import type { LongBeamsResult } from "./long-beams";
 import type { MachineInfo } from "./machine";
@@ -26,11 +27,14 @@ export interface BenchResults {
   model: BenchModel;
   modelBytes: number;
   image: SampleImage;
+  /** The OCR tasks' photo (the same as `image` where the second photo is absent). */
+  textImage?: SampleImage;
   durationS: number;
   /** Prompt and scripted text of each task, for the output-lengths table. */
   scripted: { workload: TaskWorkload; promptTokens: number; text: string }[];
   perTask?: PerTaskResult;
   allTasks?: AllTasksResult;
+  batch?: BatchSectionResult;
   longBeams?: LongBeamsResult;
   soak?: SoakSectionResult;
   sessionOptions?: SessionOptionsResult;
@@ -47,6 +51,15 @@ export const TARGETS = {
   peakRssBytes: 2 * 2 ** 30,
   /** "No growth" over the soak: below this, the RSS wanders with allocator noise, not with the run count. */
   soakGrowthBytes: 16 * 2 ** 20,
+} as const;
+
+/** Issue 10's limits (batched generation). */
+export const BATCH_TARGETS = {
+  tasksGreedyRatio: 0.55,
+  tasksBeamsRatio: 0.75,
+  photosThroughput: 1.3,
+  /** 3.5 GB. */
+  peakRssBytes: 3.5e9,
 } as const;
 
 const s = (ms: number) => formatTime(ms / 1000);
@@ -143,6 +156,7 @@ function verdicts(r: BenchResults): Verdict[] {
       met: r.soak.growthBytes < TARGETS.soakGrowthBytes,
     });
   }
+  if (r.batch) out.push(...batchVerdicts(r.batch));
   if (r.sessionOptions) {
     out.push({
       target: "6. Session options chosen by measurement",
@@ -160,6 +174,39 @@ function verdicts(r: BenchResults): Verdict[] {
   }
   return out;
 }
+
+function batchVerdicts(b: BatchSectionResult): Verdict[] {
+  const ratio = (c: BatchComparison) => c.batched.wallMs / c.sequential.wallMs;
+  const same = (c: BatchComparison) => (c.sameIds && c.batched.asScripted && c.sequential.asScripted ? "" : " (**not the same ids: not comparable**)");
+  const out: Verdict[] = [
+    {
+      target: `10a. ${b.tasksGreedy.requests} tasks batched <= ${BATCH_TARGETS.tasksGreedyRatio}x sequential, greedy`,
+      measured: `${s(b.tasksGreedy.batched.wallMs)} vs ${s(b.tasksGreedy.sequential.wallMs)}: ${x2(ratio(b.tasksGreedy))}${same(b.tasksGreedy)}`,
+      met: ratio(b.tasksGreedy) <= BATCH_TARGETS.tasksGreedyRatio && same(b.tasksGreedy) === "",
+    },
+    {
+      target: `10b. ${b.tasksBeams.requests} tasks batched <= ${BATCH_TARGETS.tasksBeamsRatio}x sequential, ${BATCH_BEAMS} beams (early_stopping=False)`,
+      measured: `${s(b.tasksBeams.batched.wallMs)} vs ${s(b.tasksBeams.sequential.wallMs)}: ${x2(ratio(b.tasksBeams))}${same(b.tasksBeams)}`,
+      met: ratio(b.tasksBeams) <= BATCH_TARGETS.tasksBeamsRatio && same(b.tasksBeams) === "",
+    },
+    {
+      target: `10c. ${b.photos.requests} photos x ${THROUGHPUT_TASK} batched >= ${BATCH_TARGETS.photosThroughput}x the sequential throughput`,
+      measured: `${x2(1 / ratio(b.photos))} (${throughput(b.photos.batched, b.photos.requests)} vs ${throughput(b.photos.sequential, b.photos.requests)})${same(b.photos)}`,
+      met: 1 / ratio(b.photos) >= BATCH_TARGETS.photosThroughput && same(b.photos) === "",
+    },
+  ];
+  const atDefault = b.sweep.find((row) => row.maxBatchRows === b.defaultMaxBatchRows);
+  if (atDefault) {
+    out.push({
+      target: `10d. Peak RSS of the ${b.tasksBeams.requests}-task ${BATCH_BEAMS}-beam batch (default maxBatchRows ${b.defaultMaxBatchRows}) < 3.5 GB`,
+      measured: `${mib(atDefault.peakRssBytes)} (${(atDefault.peakRssBytes / 1e9).toFixed(2)} GB)`,
+      met: atDefault.peakRssBytes < BATCH_TARGETS.peakRssBytes,
+    });
+  }
+  return out;
+}
+
+const throughput = (m: ManySummary, requests: number) => `${((requests * 60000) / m.wallMs).toFixed(1)} images/min`;
 
 function verdictWord(met: boolean | undefined): string {
   return met === undefined ? "measured" : met ? "**met**" : "**missed**";
@@ -186,7 +233,7 @@ function conditions(r: BenchResults): string {
     `- Load average (1 min) at start ${m.loadAtStart.toFixed(2)}, at end ${r.loadAtEnd.toFixed(2)}` +
       (busy ? ": **other processes were using the CPU**, so absolute times are inflated and noisier than on a quiet machine" : ""),
     `- Model: ${r.options.size} stand-in, dtype ${r.options.dtype}, ${(r.modelBytes / 1e6).toFixed(0)} MB of ONNX files in ${path.basename(r.model.folder)}/ (${r.model.generated ? `generated in ${r.model.generateSeconds.toFixed(1)} s` : "reused"})`,
-    `- Image: ${r.image.origin}`,
+    `- Images: ${r.image.origin}${r.textImage && r.textImage.path !== r.image.path ? `; the OCR tasks on ${r.textImage.origin}` : ""}`,
     `- Threads and session options: ours: ${r.perTask?.oursDescription ?? "engine defaults"}; transformers.js: ${r.perTask?.theirsDescription ?? "its defaults"}`,
     `- Runs: ${r.options.warmup} greedy warm-up run(s) per task and side (beam search warmed up on the first task), then the median of ${r.options.runs} timed runs per task and side, the two sides alternating (who goes first alternates too); each side in its own process`,
     `- Command: \`npm run bench${r.argv.length > 0 ? ` -- ${r.argv.join(" ")}` : ""}\`, ${m.date}, ${(r.durationS / 60).toFixed(1)} min`,
@@ -290,6 +337,80 @@ function allTasksSection(a: AllTasksResult): string {
     ),
     "",
     `Within the sequence (median wall per task): ${a.perTaskMs.map((t) => `${t.task} ${s(t.ms)}`).join(", ")}. Peak RSS ${mib(a.peakRssBytes)}.${a.asScripted ? "" : " **Some tasks did not emit their scripted ids.**"}`,
+  ].join("\n");
+}
+
+function batchSection(b: BatchSectionResult): string {
+  const comparisons = [b.tasksGreedy, b.tasksBeams, b.photos];
+  const setting = (c: BatchComparison) =>
+    `${c.requests} requests on ${c.images} photo(s), ${c.numBeams === 1 ? "greedy" : `${c.numBeams} beams, early_stopping=False`}, ` +
+    (c.featuresFirst ? "features computed before the clock" : "from the image files");
+  const main = table(
+    ["measurement", "tokens", "sequential `run`s", "one `runBatch`", "batched / sequential", "CPU times, batched (user / sys)", "peak RSS sequential / batched", "same ids"],
+    comparisons.map((c) => [
+      `${c.label} (${setting(c)})`,
+      String(c.tokens),
+      s(c.sequential.wallMs),
+      s(c.batched.wallMs),
+      x2(c.batched.wallMs / c.sequential.wallMs),
+      `${s(c.batched.userMs)} / ${s(c.batched.sysMs)}`,
+      `${mib(c.sequential.peakRssBytes)} / ${mib(c.batched.peakRssBytes)}`,
+      c.sameIds && c.batched.asScripted && c.sequential.asScripted ? "yes" : "**no**",
+    ]),
+  );
+  const where = table(
+    ["measurement", "mode", "vision", "encoder", "decoder steps (session)", "token choice + cache rows", "everything else", "decoder runs"],
+    comparisons.flatMap((c) => {
+      const engine = c.batched.batch ?? {};
+      const row = (mode: string, m: ManySummary, search: number | undefined, runs: string) => [
+        c.label,
+        mode,
+        s(m.visionMs),
+        s(m.encoderMs),
+        s(m.decoderMs),
+        search === undefined ? "n/a" : s(search),
+        s(m.otherMs - (search ?? 0)),
+        runs,
+      ];
+      return [
+        row("sequential", c.sequential, undefined, String(c.tokens)),
+        row("batched", c.batched, engine.search, `${engine.decoderSteps ?? "?"} in ${engine.waves ?? "?"} wave(s), up to ${engine.maxRows ?? "?"} rows`),
+      ];
+    }),
+  );
+  const steps = comparisons
+    .filter((c) => c.batched.stepsByRows)
+    .map((c) => `- ${c.label}: ${(c.batched.stepsByRows ?? []).map((e) => `${e.rows} rows ${e.steps} x ${(e.ms / e.steps).toFixed(1)} ms`).join(", ")}`);
+  const sweep = table(
+    ["maxBatchRows", "waves", "most rows in a step", "wall", "peak RSS"],
+    b.sweep.map((row) => [
+      row.maxBatchRows === b.defaultMaxBatchRows ? `**${row.maxBatchRows}** (default)` : String(row.maxBatchRows),
+      String(row.waves),
+      String(row.maxRows),
+      s(row.wallMs),
+      `${mib(row.peakRssBytes)}${row.asScripted ? "" : " (**not as scripted**)"}`,
+    ]),
+  );
+  return [
+    "## Batched generation (issue 10)",
+    "",
+    `The same requests one \`model.run\` after another, and together in one \`model.runBatch\`, in one process, alternating (median of ${b.tasksGreedy.batched.runs}). The walkthrough's tasks run on its photos (OCR tasks on the second one where present), at the seed photo's output lengths: the stand-in's decoder follows one long script and never emits \`</s>\` early, and each request's own \`maxNewTokens\` is its task's length, so each request stops exactly there, in a batch as alone (\`</s>\` is forced at the limit); every run's ids were checked against the script and between the two modes. For the tasks, each photo's features are computed before the clock on both sides (\`encodeImage\`), so the comparison is the encoder and the decoder; the throughput measurement starts from the image files.`,
+    "",
+    main,
+    "",
+    "Where the time goes: vision = vision_encoder, encoder = encoder_model, decoder steps = embed_tokens + decoder_model_merged runs, token choice + cache rows = the engine's own figure for the batch (logits processing, greedy/beam bookkeeping, repeating/copying/removing cache rows), everything else = the rest of the wall time (prompts, tensors, post-processing, the engine's wiring).",
+    "",
+    where,
+    "",
+    "Decoder steps of the batched runs by their number of rows (steps x mean wall time per step): a step costs a fixed part (the decoder reads its weights once) and a part per row.",
+    "",
+    ...steps,
+    "",
+    `### maxBatchRows: the ${b.tasksBeams.requests}-task ${BATCH_BEAMS}-beam batch (early_stopping=False)`,
+    "",
+    "Each value in a fresh process (a first batch warms it up, the second is timed; the peak RSS is the process's during either, model included). Requests beyond maxBatchRows rows run in later waves; fewer rows per step hold less cache at once.",
+    "",
+    sweep,
   ].join("\n");
 }
 
@@ -411,12 +532,13 @@ export function renderResults(r: BenchResults): string {
     "",
     conditions(r),
     "",
-    "## Targets (issue 6)",
+    "## Targets (issues 6 and 10)",
     "",
     table(["target", "measured", "verdict"], verdicts(r).map((v) => [v.target, v.measured, verdictWord(v.met)])),
   ];
   if (r.perTask) parts.push("", perTaskSection(r.perTask));
   if (r.allTasks) parts.push("", allTasksSection(r.allTasks));
+  if (r.batch) parts.push("", batchSection(r.batch));
   if (r.longBeams) parts.push("", longBeamsSection(r.longBeams));
   if (r.soak) parts.push("", soakSection(r.soak));
   if (r.sessionOptions) parts.push("", sessionOptionsSection(r.sessionOptions));

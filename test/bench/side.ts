@@ -22,6 +22,6 @@ export interface BenchSide {
   /** One task from the image file to the parsed result; `workload.outputTokens` is also the token limit. */
   run(imagePath: string, workload: TaskWorkload, numBeams: number): Promise<SideRun>;
   /** Every task on one image, in order, reusing whatever the side can reuse between tasks. */
-  runSequence(imagePath: string, workloads: readonly TaskWorkload[]): Promise<SequenceRun>;
+  runSequence(imagePaths: readonly string[], workloads: readonly TaskWorkload[]): Promise<SequenceRun>;
   dispose(): Promise<void>;
 }

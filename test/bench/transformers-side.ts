@@ -99,11 +99,11 @@ export class TransformersJsSide implements BenchSide {
   }
 
   /** transformers.js reuses nothing between calls: a sequence is separate runs. */
-  async runSequence(imagePath: string, workloads: readonly TaskWorkload[]): Promise<SequenceRun> {
+  async runSequence(imagePaths: readonly string[], workloads: readonly TaskWorkload[]): Promise<SequenceRun> {
     const perTask: SequenceRun["perTask"] = [];
-    for (const workload of workloads) {
+    for (const [i, workload] of workloads.entries()) {
       const start = performance.now();
-      const { ids } = await this.run(imagePath, workload, 1);
+      const { ids } = await this.run(imagePaths[i], workload, 1);
       perTask.push({ wallMs: performance.now() - start, ids });
     }
     return { perTask, engine: {} };

@@ -198,7 +198,7 @@ describe("hub/resolve: models from a Hub server on 127.0.0.1", function () {
       assert.deepEqual(Object.values(model.dtypes), ["q8", "q8", "q8", "q8"]);
       f.assertSameBytes(model.folder, expectedFiles(f.source, "q8"));
     } finally {
-      model.dispose();
+      await model.dispose();
     }
   });
 

@@ -1,0 +1,126 @@
+/**
+ * Images on their way to the vision encoder: reading an input once, keying it by content, and the cache of
+ * image features that lets several tasks on one image run the vision encoder once.
+ */
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import type * as ort from "onnxruntime-node";
+import { ImageLoadError, loadImageRgb, type ImageInput, type LoadImageOptions, type RgbImage } from "./image";
+
+/** The vision encoder's output for one image, reusable across tasks (`model.run(features, task)`). */
+export interface ImageFeatures {
+  /** [1, 577, D], in the vision encoder's output type. */
+  readonly features: ort.Tensor;
+  /** [width, height] of the original image. */
+  readonly imageSize: [number, number];
+  /** Content hash the cache uses. */
+  readonly key: string;
+}
+
+export function isImageFeatures(value: unknown): value is ImageFeatures {
+  return typeof value === "object" && value !== null && "features" in value && "imageSize" in value && "key" in value;
+}
+
+export function isRgbImage(value: unknown): value is RgbImage {
+  return typeof value === "object" && value !== null && !(value instanceof Uint8Array) && "data" in value && "width" in value;
+}
+
+function hashOf(kind: string, ...parts: (Uint8Array | string)[]): string {
+  const hash = crypto.createHash("sha256");
+  for (const p of parts) hash.update(p);
+  return `${kind}:${hash.digest("hex")}`;
+}
+
+/** Least-recently-used image features. Entries are only dropped, never disposed: a caller may still hold one. */
+export class FeatureCache {
+  private readonly entries = new Map<string, ImageFeatures>();
+  constructor(readonly capacity: number) {}
+
+  get(key: string): ImageFeatures | undefined {
+    const hit = this.entries.get(key);
+    if (hit) {
+      this.entries.delete(key);
+      this.entries.set(key, hit);
+    }
+    return hit;
+  }
+
+  set(entry: ImageFeatures): void {
+    if (this.capacity <= 0) return;
+    this.entries.delete(entry.key);
+    this.entries.set(entry.key, entry);
+    while (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value as string);
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
+/** An image as far as a run needs it before the vision encoder: its key and size, plus its pixels on a cache miss. */
+export interface ResolvedImage {
+  key: string;
+  imageSize: [number, number];
+  /** Features from the cache, or the ImageFeatures the caller passed. */
+  cached?: ImageFeatures;
+  rgb?: RgbImage;
+}
+
+/**
+ * Reads an image once and keys it by content. Bytes and files are keyed by their bytes, so a cache hit skips
+ * decoding, and a file's pixels are decoded from the very bytes that were hashed (a file rewritten between two
+ * reads can't give features under another image's key). URLs and decoded pixels are keyed by their pixels.
+ */
+export async function resolveImage(
+  image: ImageInput | RgbImage | ImageFeatures,
+  cache: FeatureCache,
+  options: LoadImageOptions,
+  dModel: number,
+): Promise<ResolvedImage> {
+  if (isImageFeatures(image)) {
+    const D = image.features.dims[2];
+    if (D !== dModel) {
+      throw new Error(`These image features have width ${D} but this model's d_model is ${dModel}: they come from another model.`);
+    }
+    return { key: image.key, imageSize: image.imageSize, cached: image };
+  }
+  if (isRgbImage(image)) return resolvePixels(image, cache);
+  if (image instanceof Uint8Array) return resolveBytes(image, cache, () => loadImageRgb(image, options));
+  if (typeof image === "string" && !/^https?:\/\//i.test(image)) {
+    let bytes: Buffer;
+    try {
+      bytes = await fs.promises.readFile(image);
+    } catch (err) {
+      await loadImageRgb(image, options); // throws the image module's message for a missing or unreadable file
+      throw err;
+    }
+    return resolveBytes(bytes, cache, async () => {
+      try {
+        return await loadImageRgb(bytes, options);
+      } catch (err) {
+        // Decoding failed: let the image module say so about the file by its path rather than "a Buffer".
+        if (err instanceof ImageLoadError) await loadImageRgb(image, options);
+        throw err;
+      }
+    });
+  }
+  return resolvePixels(await loadImageRgb(image as ImageInput, options), cache);
+}
+
+async function resolveBytes(bytes: Uint8Array, cache: FeatureCache, decode: () => Promise<RgbImage>): Promise<ResolvedImage> {
+  const key = hashOf("bytes", bytes);
+  const cached = cache.get(key);
+  if (cached) return { key, imageSize: cached.imageSize, cached };
+  const rgb = await decode();
+  return { key, imageSize: [rgb.width, rgb.height], rgb };
+}
+
+function resolvePixels(rgb: RgbImage, cache: FeatureCache): ResolvedImage {
+  const key = hashOf("pixels", `${rgb.width}x${rgb.height}:`, rgb.data);
+  const cached = cache.get(key);
+  return cached ? { key, imageSize: cached.imageSize, cached } : { key, imageSize: [rgb.width, rgb.height], rgb };
+}
