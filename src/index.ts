@@ -7,7 +7,7 @@
  *   features + embeddings --encoder_model (encoders.ts)--> encoder states
  *            --generation.ts (decoder-cache.ts, token-decoder.ts, beam-search.ts, logits.ts)--> ids
  *   ids      --tokenizer.ts--> text --postprocess.ts--> the reference's structured result
- *   result   --draw.ts-->      PNG --display.ts--> notebook
+ *   result   --overlay.ts--> shapes --draw.ts--> PNG --display.ts--> notebook
  * florence2.ts wires these together; sessions.ts opens the ONNX graphs (device.ts picks CPU or CUDA for them);
  * hub/ downloads and caches models; live-progress.ts shows a task's tokens as they come.
  *
@@ -45,7 +45,8 @@ export type {
   BoxesResult, QuadBoxesResult, PolygonsResult, OpenVocabularyResult, ResultByKind, TaskResult, KindedResult,
 } from "./postprocess";
 
-export { drawResult, renderImage, labelColor, textColorOn, PALETTE } from "./draw";
+export { drawResult, renderImage } from "./draw";
+export { labelColor, textColorOn, PALETTE } from "./overlay";
 export type { DrawOptions, Drawing, RenderOptions } from "./draw";
 export { show, showImage, showResult, showText, inTslab } from "./display";
 export type { ShowOptions } from "./display";
