@@ -8,6 +8,7 @@
  * Scores are kept in float64 (the reference's precision); HF's float32 differs by ~1e-6, far below the gaps
  * that decide anything in practice.
  */
+import { describeValue } from "./describe";
 import { LogitsProcessor, scanRow } from "./logits";
 
 /** `true`: stop once `numBeams` hypotheses are finished; `false`: HF's v4.44 heuristic; `"never"`: the exact bound. */
@@ -123,7 +124,7 @@ export class BeamSearch {
   ) {
     const { numBeams } = options;
     if (!Number.isInteger(numBeams) || numBeams < 1) {
-      throw new Error(`Expected a positive integer for numBeams but received ${numBeams}.`);
+      throw new Error(`Expected a positive integer for numBeams but received ${describeValue(numBeams)}.`);
     }
     this.decoderPromptLen = decoderPrompt.length;
     this.sequences = Array.from({ length: numBeams }, () => [...decoderPrompt]);

@@ -2,8 +2,9 @@
  * Constants read from a model folder's JSON files (config.json, generation_config.json,
  * preprocessor_config.json), so that nothing the model defines is retyped in code.
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
+import { MODEL_JSON_FILES } from "./dtypes";
+import { readJsonObject, type JsonObject } from "./json-file";
 
 /** What the image processor does before the vision encoder (preprocessor_config.json). */
 export interface PreprocessorConfig {
@@ -44,7 +45,8 @@ export interface GenerationConfig {
 }
 
 /**
- * Microsoft's preprocessor_config.json for Florence-2 (SPEC.md §1.5), used when no model folder is given,
+ * The values of Microsoft's preprocessor_config.json for Florence-2 (microsoft/Florence-2-base-ft: CLIPImageProcessor,
+ * 768x768, resample 3 = BICUBIC, ImageNet mean and std, 577 image tokens), used when no model folder is given,
  * e.g. `preprocessImage(file)` on its own.
  */
 export const DEFAULT_PREPROCESSOR_CONFIG: PreprocessorConfig = {
@@ -56,28 +58,16 @@ export const DEFAULT_PREPROCESSOR_CONFIG: PreprocessorConfig = {
   imageSeqLength: 577,
 };
 
-type Json = Record<string, unknown>;
+type Json = JsonObject;
+
+/** What to do about a missing or damaged file of a model folder. */
+const MODEL_FOLDER_FIX =
+  `A Florence-2 model folder laid out like onnx-community/Florence-2-base-ft has ${MODEL_JSON_FILES.join(", ")} at its ` +
+  `top level and the ONNX files in onnx/: download the model again, or point to such a folder.`;
 
 /** Reads and parses one JSON file of a model folder, with errors that name the file and the fix. */
 export function readModelJson(folder: string, file: string): Json {
-  const full = path.join(folder, file);
-  let text: string;
-  try {
-    text = fs.readFileSync(full, "utf8");
-  } catch (err) {
-    throw new Error(
-      `Model folder "${folder}" has no readable ${file} (${(err as NodeJS.ErrnoException).code ?? err}). ` +
-        `A Florence-2 folder laid out like onnx-community/Florence-2-base-ft has config.json, generation_config.json, ` +
-        `preprocessor_config.json and the tokenizer files at its top level: download the model again or point to that folder.`,
-    );
-  }
-  try {
-    const parsed = JSON.parse(text) as unknown;
-    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("not a JSON object");
-    return parsed as Json;
-  } catch (err) {
-    throw new Error(`${full} is not a valid JSON object (${(err as Error).message}); download the model again.`);
-  }
+  return readJsonObject(path.join(folder, file), MODEL_FOLDER_FIX);
 }
 
 function num(obj: Json, key: string, file: string): number {

@@ -17,7 +17,9 @@
 import * as ort from "onnxruntime-node";
 import { embedTokens } from "./encoders";
 import type { EncodedPrompts } from "./encoders";
-import { cacheTensors, float16ToFloat32, type FloatData, type Florence2Sessions } from "./sessions";
+import { cacheTensors } from "./cache-tensors";
+import { float16ToFloat32 } from "./float16";
+import type { FloatData, Florence2Sessions } from "./sessions";
 
 type RowData = Float32Array | Uint16Array | BigInt64Array;
 

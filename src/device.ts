@@ -20,6 +20,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as ort from "onnxruntime-node";
+import { describeValue } from "./describe";
 import type { ExecutionProvider } from "./sessions";
 
 export type DeviceOption = "cpu" | "cuda" | "auto";
@@ -76,7 +77,7 @@ export async function chooseDevice(
   if (executionProviders !== undefined) {
     if (option !== undefined) {
       throw new DeviceError(
-        `Expected either device or executionProviders but received both (device ${describe(option)}, ` +
+        `Expected either device or executionProviders but received both (device ${describeValue(option)}, ` +
           `executionProviders ${JSON.stringify(executionProviders)}): device sets the execution providers.`,
       );
     }
@@ -95,7 +96,7 @@ export async function chooseDevice(
   const requestedBy = option !== undefined ? "option" : envValue ? "environment" : "default";
   const raw = option !== undefined ? option : envValue ? envValue.toLowerCase() : "auto";
   if (typeof raw !== "string" || !(DEVICE_OPTIONS as readonly string[]).includes(raw)) {
-    const source = requestedBy === "environment" ? `${DEVICE_ENV}=${JSON.stringify(envValue)}` : `device ${describe(option)}`;
+    const source = requestedBy === "environment" ? `${DEVICE_ENV}=${JSON.stringify(envValue)}` : `device ${describeValue(option)}`;
     throw new DeviceError(`Expected "cpu", "cuda" or "auto" for the device but received ${source}.`);
   }
   const requested = raw as DeviceOption;
@@ -172,10 +173,6 @@ async function cudaProblem(probe: DeviceProbe): Promise<CudaProblem | undefined>
 
 function providerName(provider: ExecutionProvider): string {
   return typeof provider === "string" ? provider : provider.name;
-}
-
-function describe(value: unknown): string {
-  return typeof value === "string" ? JSON.stringify(value) : value === null ? "null" : typeof value;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

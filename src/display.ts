@@ -10,6 +10,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { describeValue } from "./describe";
 import { Drawing, DrawOptions, RenderOptions, drawResult, renderImage } from "./draw";
 import type { ImageInput, RgbImage } from "./image";
 import type { TaskResult } from "./postprocess";
@@ -76,7 +77,7 @@ const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0
 function pngBytes(image: Uint8Array | Drawing): Buffer {
   const bytes = image instanceof Uint8Array ? image : image?.png;
   if (!(bytes instanceof Uint8Array)) {
-    throw new TypeError(`Expected PNG bytes or a Drawing ({ png, canvas }) for show but received ${typeof image}`);
+    throw new TypeError(`Expected PNG bytes or a Drawing ({ png, canvas }) for show but received ${describeValue(image)}`);
   }
   const png = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (png.length < 24 || !png.subarray(0, 8).equals(PNG_SIGNATURE)) {

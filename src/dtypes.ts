@@ -2,6 +2,7 @@
  * The ONNX files of a Florence-2 export and their quantized variants. File-name suffixes are those of the
  * onnx-community exports (the same table transformers.js uses, `DEFAULT_DTYPE_SUFFIX_MAPPING`).
  */
+import { describeValue } from "./describe";
 
 export const DTYPE_SUFFIX = {
   fp32: "",
@@ -44,7 +45,7 @@ export function resolveDtypes(option: DtypeOption = "fp32"): Record<ModuleName, 
     return Object.fromEntries(MODULES.map((m) => [m, option])) as Record<ModuleName, Dtype>;
   }
   if (option === null || typeof option !== "object") {
-    throw new Error(`dtype must be a string (${valid}) or an object {module: dtype}; got ${JSON.stringify(option)}.`);
+    throw new Error(`dtype must be a string (${valid}) or an object {module: dtype} but received ${describeValue(option)}.`);
   }
   const result = Object.fromEntries(MODULES.map((m) => [m, "fp32"])) as Record<ModuleName, Dtype>;
   for (const [module, dtype] of Object.entries(option)) {

@@ -18,11 +18,12 @@ import {
   type ModelConfig,
   type PreprocessorConfig,
 } from "./config";
+import { describeValue } from "./describe";
 import { chooseDevice, deviceReport, type DeviceChoice, type DeviceOption, type DeviceReport } from "./device";
 import { resolveDtypes, type Dtype, type ModuleName } from "./dtypes";
 import { encodePrompts, runVisionEncoder } from "./encoders";
 import { generateWave, planWaves, type GenerationStats, type StepsByRows } from "./generation";
-import { resolveModelFolder, type ResolveOptions } from "./hub";
+import { resolveModelFolder, type ResolveOptions } from "./hub/index";
 import { preprocessImage, type ImageInput, type LoadImageOptions, type RgbImage } from "./image";
 import { FeatureCache, isImageFeatures, resolveImage, type ImageFeatures, type ResolvedImage } from "./image-features";
 import { postProcessGeneration, type TaskResult } from "./postprocess";
@@ -30,7 +31,6 @@ import { buildPrompt, type PixelBox } from "./prompts";
 import {
   checkBatchRequest,
   defaultMaxBatchRows,
-  describe,
   resolveBatchOptions,
   resolveRunOptions,
   type BatchOptions,
@@ -116,7 +116,7 @@ export interface BatchTimings {
 }
 
 export interface RunOutput {
-  /** `postProcessGeneration(text, task, [width, height])`: `{ "<OD>": { bboxes, labels } }` etc. */
+  /** `postProcessGeneration(text, task, { width, height })`: `{ "<OD>": { bboxes, labels } }` etc. */
   result: Record<string, TaskResult>;
   /** The generated text with special tokens, as the reference decodes it (`"</s><s>A car.</s>"`). */
   text: string;
@@ -198,7 +198,7 @@ function featureCacheSize(option: boolean | number | undefined): number {
   if (option === undefined || option === true) return DEFAULT_FEATURE_CACHE_SIZE;
   if (option === false) return 0;
   if (Number.isInteger(option) && option >= 0) return option;
-  throw new Error(`Expected true, false or a non-negative integer for cacheImageFeatures but received ${describe(option)}.`);
+  throw new Error(`Expected true, false or a non-negative integer for cacheImageFeatures but received ${describeValue(option)}.`);
 }
 
 export class Florence2 {
@@ -224,12 +224,12 @@ export class Florence2 {
 
   /**
    * Loads a model folder laid out like onnx-community/Florence-2-base-ft, or a Hub id (downloaded into the
-   * cache on first use; see hub.ts). Checks the tokenizer against config.json and every ONNX file against the
+   * cache on first use; see hub/index.ts). Checks the tokenizer against config.json and every ONNX file against the
    * tensor contract before returning.
    */
   static async load(folderOrId: string, options: LoadOptions = {}): Promise<Florence2> {
     if (typeof folderOrId !== "string" || folderOrId === "") {
-      throw new Error(`Expected a model folder or Hub id (e.g. "onnx-community/Florence-2-base-ft") but received ${describe(folderOrId)}.`);
+      throw new Error(`Expected a model folder or Hub id (e.g. "onnx-community/Florence-2-base-ft") but received ${describeValue(folderOrId)}.`);
     }
     const { sessionOptions, intraOpNumThreads, executionProviders, device, cacheImageFeatures, imageOptions, ...resolveOptions } = options;
     const cacheSize = featureCacheSize(cacheImageFeatures);
@@ -298,7 +298,7 @@ export class Florence2 {
   async runBatch(requests: readonly BatchRequest[], options: BatchOptions = {}): Promise<RunOutput[]> {
     this.assertUsable();
     if (!Array.isArray(requests)) {
-      throw new Error(`Expected an array of requests ({ image, task, input?, options? }) for runBatch but received ${describe(requests)}.`);
+      throw new Error(`Expected an array of requests ({ image, task, input?, options? }) for runBatch but received ${describeValue(requests)}.`);
     }
     const batch = resolveBatchOptions(options, this.generationConfig, this.maxBatchRows);
     const jobs = requests.map((request, i) => {
@@ -333,8 +333,8 @@ export class Florence2 {
    */
   async generate(features: ImageFeatures, prompt: string, options: RunOptions = {}): Promise<GenerateOutput> {
     this.assertUsable();
-    if (!isImageFeatures(features)) throw new Error(`Expected the ImageFeatures of model.encodeImage(image) but received ${describe(features)}.`);
-    if (typeof prompt !== "string") throw new Error(`Expected a prompt text (e.g. buildPrompt("<OD>")) but received ${describe(prompt)}.`);
+    if (!isImageFeatures(features)) throw new Error(`Expected the ImageFeatures of model.encodeImage(image) but received ${describeValue(features)}.`);
+    if (typeof prompt !== "string") throw new Error(`Expected a prompt text (e.g. buildPrompt("<OD>")) but received ${describeValue(prompt)}.`);
     const { signal, onToken, ...decoding } = resolveRunOptions(options, this.generationConfig);
     const promptIds = this.tokenizer.encode(prompt);
     this.checkPromptLength(promptIds.length);
@@ -456,9 +456,9 @@ export class Florence2 {
     return jobs.map((job, i) => {
       const t0 = performance.now();
       if (job.promptIds === undefined) {
-        const [width, height] = (imageOf[i].resolved as ResolvedImage).imageSize;
+        const { imageSize } = imageOf[i].resolved as ResolvedImage;
         try {
-          job.promptIds = this.tokenizer.encode(buildPrompt((job.task as TaskSpec).token, job.input, { width, height }));
+          job.promptIds = this.tokenizer.encode(buildPrompt((job.task as TaskSpec).token, job.input, imageSize));
           this.checkPromptLength(job.promptIds.length);
         } catch (err) {
           throw label([i], err);

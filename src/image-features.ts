@@ -5,24 +5,20 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import type * as ort from "onnxruntime-node";
-import { ImageLoadError, loadImageRgb, type ImageInput, type LoadImageOptions, type RgbImage } from "./image";
+import { ImageLoadError, checkRgbImage, isRgbImage, loadImageRgb, sizeOf, type ImageInput, type ImageSize, type LoadImageOptions, type RgbImage } from "./image";
 
 /** The vision encoder's output for one image, reusable across tasks (`model.run(features, task)`). */
 export interface ImageFeatures {
   /** [1, 577, D], in the vision encoder's output type. */
   readonly features: ort.Tensor;
-  /** [width, height] of the original image. */
-  readonly imageSize: [number, number];
+  /** The original image's size. */
+  readonly imageSize: ImageSize;
   /** Content hash the cache uses. */
   readonly key: string;
 }
 
 export function isImageFeatures(value: unknown): value is ImageFeatures {
   return typeof value === "object" && value !== null && "features" in value && "imageSize" in value && "key" in value;
-}
-
-export function isRgbImage(value: unknown): value is RgbImage {
-  return typeof value === "object" && value !== null && !(value instanceof Uint8Array) && "data" in value && "width" in value;
 }
 
 function hashOf(kind: string, ...parts: (Uint8Array | string)[]): string {
@@ -64,7 +60,7 @@ export class FeatureCache {
 /** An image as far as a run needs it before the vision encoder: its key and size, plus its pixels on a cache miss. */
 export interface ResolvedImage {
   key: string;
-  imageSize: [number, number];
+  imageSize: ImageSize;
   /** Features from the cache, or the ImageFeatures the caller passed. */
   cached?: ImageFeatures;
   rgb?: RgbImage;
@@ -88,7 +84,7 @@ export async function resolveImage(
     }
     return { key: image.key, imageSize: image.imageSize, cached: image };
   }
-  if (isRgbImage(image)) return resolvePixels(image, cache);
+  if (isRgbImage(image)) return resolvePixels(checkRgbImage(image, "Florence2"), cache);
   if (image instanceof Uint8Array) return resolveBytes(image, cache, () => loadImageRgb(image, options));
   if (typeof image === "string" && !/^https?:\/\//i.test(image)) {
     let bytes: Buffer;
@@ -116,11 +112,11 @@ async function resolveBytes(bytes: Uint8Array, cache: FeatureCache, decode: () =
   const cached = cache.get(key);
   if (cached) return { key, imageSize: cached.imageSize, cached };
   const rgb = await decode();
-  return { key, imageSize: [rgb.width, rgb.height], rgb };
+  return { key, imageSize: sizeOf(rgb), rgb };
 }
 
 function resolvePixels(rgb: RgbImage, cache: FeatureCache): ResolvedImage {
   const key = hashOf("pixels", `${rgb.width}x${rgb.height}:`, rgb.data);
   const cached = cache.get(key);
-  return cached ? { key, imageSize: cached.imageSize, cached } : { key, imageSize: [rgb.width, rgb.height], rgb };
+  return cached ? { key, imageSize: cached.imageSize, cached } : { key, imageSize: sizeOf(rgb), rgb };
 }

@@ -13,18 +13,15 @@ import sharp from "sharp";
 import type { Metadata, OutputInfo } from "sharp";
 import { DEFAULT_PREPROCESSOR_CONFIG, type PreprocessorConfig } from "./config";
 import { BodyTooLargeError, DEFAULT_MAX_BODY_BYTES, describeLimit, readBodyWithLimit } from "./http-body";
+import { describeValue } from "./describe";
 import { resizeBicubic } from "./resize";
+import { checkRgbImage, isRgbImage, sizeOf, type ImageSize, type RgbImage } from "./rgb-image";
 
 /** A file path, an http(s) URL, or the bytes of an encoded image file. */
 export type ImageInput = string | Buffer | Uint8Array;
 
-/** Decoded 8-bit RGB pixels. */
-export interface RgbImage {
-  /** RGB interleaved, row-major. */ // [height, width, 3]
-  data: Uint8Array;
-  width: number;
-  height: number;
-}
+// Decoded pixels and image sizes, with their checks: they live in rgb-image.ts (see there why) and are the image API's.
+export { checkImageSize, checkRgbImage, isRgbImage, sizeOf, type ImageSize, type RgbImage } from "./rgb-image";
 
 export interface LoadImageOptions {
   /**
@@ -47,7 +44,7 @@ export interface PreprocessedImage {
   pixelValues: Float32Array;
   dims: [1, 3, number, number];
   /** The original image's size, which post-processing scales coordinates to. */
-  imageSize: [width: number, height: number];
+  imageSize: ImageSize;
 }
 
 /** Pillow raises DecompressionBombError above 2 x `Image.MAX_IMAGE_PIXELS` (89,478,485): the reference's own limit. */
@@ -78,12 +75,21 @@ interface EncodedImage {
   label: string;
 }
 
+/** Reads an image file, URL or encoded bytes into RGB pixels, as Pillow's `Image.open(f).convert("RGB")` would. */
 export async function loadImageRgb(input: ImageInput, options: LoadImageOptions = {}): Promise<RgbImage> {
   const { maxPixels, timeoutMs, maxBytes } = checkLoadOptions(options);
   const encoded = await readEncodedImage(input, timeoutMs, maxBytes);
   const header = await readHeader(encoded);
   checkPixelLimit(encoded, header, maxPixels);
   return decodeToRgb(encoded, header, maxPixels);
+}
+
+/**
+ * Decoded pixels for any image argument: an RgbImage as it is, once `checkRgbImage` (naming `who`) accepts it;
+ * anything else read with `loadImageRgb`.
+ */
+export async function readRgbImage(input: ImageInput | RgbImage, who: string, options: LoadImageOptions = {}): Promise<RgbImage> {
+  return isRgbImage(input) ? checkRgbImage(input, who) : loadImageRgb(input, options);
 }
 
 /**
@@ -101,14 +107,14 @@ export async function preprocessImage(
         `config but found ${config.resample}; only BICUBIC is implemented.`,
     );
   }
-  const image = isRgbImage(input) ? checkRgbImage(input) : await loadImageRgb(input, options);
+  const image = await readRgbImage(input, "preprocessImage", options);
   const { width, height } = config.size;
   // [height, width, 3], Pillow-identical bytes; Pillow returns an unchanged copy when the size already matches.
   const resized = image.width === width && image.height === height ? image : resizeBicubic(image, width, height);
   return {
     pixelValues: normalizeToChannelsFirst(resized, config),
     dims: [1, 3, height, width],
-    imageSize: [image.width, image.height],
+    imageSize: sizeOf(image),
   };
 }
 
@@ -149,43 +155,15 @@ function checkLoadOptions(options: LoadImageOptions): Required<LoadImageOptions>
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
   if (typeof maxPixels !== "number" || !(maxPixels >= 1) || (!Number.isInteger(maxPixels) && maxPixels !== Infinity)) {
-    throw new Error(`loadImageRgb: expected a positive integer or Infinity for maxPixels but received ${maxPixels}.`);
+    throw new Error(`loadImageRgb: expected a positive integer or Infinity for maxPixels but received ${describeValue(maxPixels)}.`);
   }
   if (typeof timeoutMs !== "number" || !(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
-    throw new Error(`loadImageRgb: expected a positive number of milliseconds for timeoutMs but received ${timeoutMs}.`);
+    throw new Error(`loadImageRgb: expected a positive number of milliseconds for timeoutMs but received ${describeValue(timeoutMs)}.`);
   }
   if (typeof maxBytes !== "number" || !(maxBytes >= 1) || (!Number.isInteger(maxBytes) && maxBytes !== Infinity)) {
-    throw new Error(`loadImageRgb: expected a positive integer or Infinity for maxBytes but received ${maxBytes}.`);
+    throw new Error(`loadImageRgb: expected a positive integer or Infinity for maxBytes but received ${describeValue(maxBytes)}.`);
   }
   return { maxPixels, timeoutMs, maxBytes };
-}
-
-function isRgbImage(input: ImageInput | RgbImage): input is RgbImage {
-  return typeof input === "object" && input !== null && !(input instanceof Uint8Array) && "data" in input;
-}
-
-function checkRgbImage(image: RgbImage): RgbImage {
-  const { data, width, height } = image;
-  if (!Number.isInteger(width) || width <= 0 || !Number.isInteger(height) || height <= 0) {
-    throw new Error(
-      `preprocessImage: expected an RgbImage with positive integer width and height but received ${width}x${height}.`,
-    );
-  }
-  if (!(data instanceof Uint8Array) || data.length !== width * height * 3) {
-    const got = data instanceof Uint8Array ? `${data.length} bytes` : describeValue(data);
-    throw new Error(
-      `preprocessImage: expected an RgbImage whose data is a Uint8Array of width * height * 3 = ` +
-        `${width * height * 3} bytes (RGB interleaved) but received ${got}.`,
-    );
-  }
-  return image;
-}
-
-function describeValue(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an Array";
-  if (typeof value === "object") return `an object (${(value as object).constructor?.name ?? "no prototype"})`;
-  return `${typeof value} ${String(value)}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -7,9 +7,9 @@
  *   features + embeddings --encoder_model (encoders.ts)--> encoder states
  *            --generation.ts (decoder-cache.ts, token-decoder.ts, beam-search.ts, logits.ts)--> ids
  *   ids      --tokenizer.ts--> text --postprocess.ts--> the reference's structured result
- *   result   --draw.ts-->      PNG --display.ts--> notebook
+ *   result   --overlay.ts--> shapes --draw.ts--> PNG --display.ts--> notebook
  * florence2.ts wires these together; sessions.ts opens the ONNX graphs (device.ts picks CPU or CUDA for them);
- * hub.ts downloads and caches models; live-progress.ts shows a task's tokens as they come.
+ * hub/ downloads and caches models; live-progress.ts shows a task's tokens as they come.
  *
  * The walkthrough app (`npm start`, the notebooks' inputs and timing table) is src/walkthrough/, built on this entry;
  * the stand-in model generator for tests is src/standin/.
@@ -21,7 +21,8 @@ export type {
 } from "./florence2";
 export type { EarlyStopping } from "./beam-search";
 export type { GenerationStats, StepsByRows } from "./generation";
-export { defaultSessionOptions, float16ToFloat32, float32ToFloat16 } from "./sessions";
+export { defaultSessionOptions } from "./sessions";
+export { float16ToFloat32, float32ToFloat16 } from "./float16";
 export type { SessionSettings } from "./sessions";
 export { chooseDevice, DeviceError, DEVICE_OPTIONS, DEVICE_ENV, CUDA_INSTALL_COMMAND } from "./device";
 export type { DeviceOption, DeviceChoice, DeviceReport, DeviceProbe } from "./device";
@@ -32,20 +33,20 @@ export { TASKS, WALKTHROUGH_TASKS, findTask, getTask } from "./tasks";
 export type { TaskSpec, ResultKind, TaskInput } from "./tasks";
 
 export { loadImageRgb, preprocessImage, ImageLoadError, DEFAULT_MAX_PIXELS, DEFAULT_TIMEOUT_MS, DEFAULT_MAX_BYTES } from "./image";
-export type { ImageInput, RgbImage, LoadImageOptions, PreprocessedImage } from "./image";
+export type { ImageInput, ImageSize, RgbImage, LoadImageOptions, PreprocessedImage } from "./image";
 export { resizeBicubic } from "./resize";
 
 export { constructPrompt, buildPrompt, boxToLocTokens } from "./prompts";
-export type { PixelBox, ImageSize } from "./prompts";
+export type { PixelBox } from "./prompts";
 export { quantize, dequantize, QUANTIZATION_BINS } from "./quantizer";
 export { Florence2Tokenizer } from "./tokenizer";
 export { postProcessGeneration, parseGeneration, parseGenerationKinded, resultKindOf } from "./postprocess";
 export type {
   BoxesResult, QuadBoxesResult, PolygonsResult, OpenVocabularyResult, ResultByKind, TaskResult, KindedResult,
-  ImageSizeTuple,
 } from "./postprocess";
 
-export { drawResult, renderImage, labelColor, textColorOn, PALETTE } from "./draw";
+export { drawResult, renderImage } from "./draw";
+export { labelColor, textColorOn, PALETTE } from "./overlay";
 export type { DrawOptions, Drawing, RenderOptions } from "./draw";
 export { show, showImage, showResult, showText, inTslab } from "./display";
 export type { ShowOptions } from "./display";
@@ -55,8 +56,8 @@ export type { CellTimes, Timed, TimeOptions, Timer } from "./timing";
 export {
   resolveModelFolder, HubError, modelCacheFolder, defaultCacheDir, requiredFiles, downloadToFile, FLORENCE2_MODELS,
   DEFAULT_MODEL,
-} from "./hub";
-export type { ResolveOptions, HubErrorCode } from "./hub";
+} from "./hub/index";
+export type { ResolveOptions, HubErrorCode } from "./hub/index";
 export type { ProgressOption, ProgressSnapshot } from "./progress";
 
 export { DTYPE_SUFFIX, MODULES, resolveDtypes, onnxFilePath } from "./dtypes";

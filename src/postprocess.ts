@@ -3,20 +3,40 @@
  *
  * The reference is Microsoft's remote-code `processing_florence2.py` (`Florence2Processor.
  * post_process_generation` and `Florence2PostProcesser`), i.e. what the Colab walkthrough ran. Its output
- * is reproduced key for key, label for label and float for float, quirks included (see
- * REFERENCE_BEHAVIOUR.md); the numbered quirks cited below are from there.
+ * is reproduced key for key, label for label and float for float, quirks included: the reference's own
+ * behaviour, not the cleaner native `transformers` processor's or transformers.js' (which differ in several of
+ * them). The quirks, numbered as the comments below cite them:
+ *
+ *  1. Coordinates are float32 and scale x by the width, y by the height (quantizer.ts `dequantize`).
+ *  2. Nothing is validated or clamped: `<loc_1000>`, `<loc_12345>`, `<loc_007>` parse, inverted boxes are kept,
+ *     a 0x0 image gives zeros.
+ *  3. Pure text (and any unknown or lowercase task, keyed as given) only loses `<s>` and `</s>`; no strip.
+ *  4. Box parsers first drop `<s>`, `</s>` and `<pad>`; each full group of 4 locs after a label is a box (leftover
+ *     locs are ignored); labels are stripped and lose every non-ASCII character, but are not lowercased
+ *     (`parse_od_from_text_and_spans`, which lowercases, is never called).
+ *  5. The label pattern `[^<]+` can start inside a loc token (`<loc_4>car<loc..>` gives the label `"loc_4>car"`).
+ *  6. `.` without DOTALL: a label that holds or ends with `\n` is dropped with its boxes.
+ *  7. REGION_PROPOSAL ignores label text; fewer than 4 locs give nothing.
+ *  8. Phrase grounding drops blacklisted phrases, matched exactly and case-sensitively before non-ASCII deletion.
+ *  9. OPEN_VOCABULARY_DETECTION: one `<poly>` anywhere sends all the text through the polygon parser.
+ * 10. Polygons: runs of >= 4 tokens of {loc, `<sep>`, `<poly>`, `</poly>`}; a run starting with `<sep>` or
+ *     `</poly>` is labelled with that token; odd coordinate counts drop the last value.
+ * 11. OCR_WITH_REGION only removes `<s>`, so the first label is usually `"</s>CUDA"`; labels are kept as written
+ *     and a lazy `(.+?)` lets stray locs join the next label.
  *
  * The reference parses with Python's `re`, whose classes differ from JavaScript's, so each pattern here
  * spells out the Python meaning:
  * - Python `.` (no DOTALL) excludes only `\n`; JavaScript's `.` also excludes `\r`, U+2028 and U+2029, so
  *   patterns use `[^\n]`.
- * - Python `\d` on str matches every Unicode decimal digit and `int()` reads them (`<loc_٣>` is bin 3),
- *   so patterns use `\p{Nd}` and `locBin` converts the digits.
+ * - Python `\d` on str matches every Unicode decimal digit and `int()` reads them (`<loc_٣>` is bin 3):
+ *   loc tokens are read with loc-tokens.ts' reference reader (`LOC_TOKEN_SOURCE`, `locBin`).
  * - Python `\s` and `str.strip()` use `str.isspace()`: it includes U+001C..U+001F and U+0085 but not
  *   U+FEFF, unlike JavaScript's `\s` and `trim()`; see PY_WHITESPACE.
  * - Python `$` (no MULTILINE) also matches before a final `\n`: written `(?=\n?$)`.
  */
-import { binFromDigits, dequantize } from "./quantizer";
+import { LOC_BIN_SOURCE, LOC_TOKEN_SOURCE, locBin, locBinsIn } from "./loc-tokens";
+import { dequantizeCoordinates } from "./quantizer";
+import { checkImageSize, type ImageSize } from "./rgb-image";
 import { ResultKind, findTask } from "./tasks";
 
 /** `<OD>`, `<DENSE_REGION_CAPTION>`, `<REGION_PROPOSAL>`, `<CAPTION_TO_PHRASE_GROUNDING>`: one label per box. */
@@ -65,9 +85,6 @@ export type TaskResult = ResultByKind[ResultKind];
 /** A result tagged with its kind, for exhaustive `switch (r.kind)` in drawing and printing code. */
 export type KindedResult = { [K in ResultKind]: { kind: K; value: ResultByKind[K] } }[ResultKind];
 
-/** `[width, height]` of the original image in pixels: x coordinates scale with the width, y with the height. */
-export type ImageSizeTuple = readonly [width: number, height: number];
-
 /** How the reference parses a task's text: its `tasks_answer_post_processing_type`, pure text for anything unknown. */
 export function resultKindOf(task: string): ResultKind {
   return findTask(task)?.resultKind ?? "pure_text";
@@ -75,28 +92,29 @@ export function resultKindOf(task: string): ResultKind {
 
 /**
  * The reference's `post_process_generation(text, task, image_size)`: `{ [task]: result }`, where the
- * result's shape follows the task's `ResultKind`. Unknown tasks, lowercase ones included (`"<od>"`,
+ * result's shape follows the task's `ResultKind`. `imageSize` is the original image's `{ width, height }` (the
+ * reference's `image_size` is the pair (width, height)). Unknown tasks, lowercase ones included (`"<od>"`,
  * `"OD"`), fall back to pure text under the given key, as in the reference. Never throws on any text; an
  * `imageSize` that is not two finite numbers >= 0 is a programming error and throws.
  */
-export function postProcessGeneration(text: string, task: string, imageSize: ImageSizeTuple): Record<string, TaskResult> {
+export function postProcessGeneration(text: string, task: string, imageSize: ImageSize): Record<string, TaskResult> {
   return { [task]: parseGeneration(text, resultKindOf(task), imageSize) };
 }
 
 /** `postProcessGeneration` without the task key, typed by kind. */
-export function parseGeneration<K extends ResultKind>(text: string, kind: K, imageSize: ImageSizeTuple): ResultByKind[K] {
-  checkImageSize(imageSize);
-  const parse = PARSERS[kind] as (text: string, size: ImageSizeTuple) => ResultByKind[K];
+export function parseGeneration<K extends ResultKind>(text: string, kind: K, imageSize: ImageSize): ResultByKind[K] {
+  checkImageSize(imageSize, "imageSize", { allowZero: true });
+  const parse = PARSERS[kind] as (text: string, size: ImageSize) => ResultByKind[K];
   return parse(String(text), imageSize);
 }
 
 /** The parsed result tagged with its kind (see `KindedResult`). */
-export function parseGenerationKinded(text: string, task: string, imageSize: ImageSizeTuple): KindedResult {
+export function parseGenerationKinded(text: string, task: string, imageSize: ImageSize): KindedResult {
   const kind = resultKindOf(task);
   return { kind, value: parseGeneration(text, kind, imageSize) } as KindedResult;
 }
 
-const PARSERS: { [K in ResultKind]: (text: string, size: ImageSizeTuple) => ResultByKind[K] } = {
+const PARSERS: { [K in ResultKind]: (text: string, size: ImageSize) => ResultByKind[K] } = {
   pure_text: parsePureText,
   ocr: parseOcr,
   description_with_bboxes: (text, size) => toBoxesResult(parseBoxes(text, size, { allowEmptyPhrase: false })),
@@ -132,40 +150,12 @@ function asciiOnly(text: string): string {
   return text.replace(/[^\x00-\x7f]+/g, "");
 }
 
-const ASCII_DIGITS = /^[0-9]+$/;
-const DECIMAL_DIGIT = /^\p{Nd}$/u;
-
-/** The bin of a loc token's `\d+` digits, read as Python's `int()` reads any Unicode decimal digits. */
-function locBin(digits: string): number {
-  if (ASCII_DIGITS.test(digits)) return binFromDigits(digits);
-  let ascii = "";
-  for (const char of digits) ascii += String(decimalDigitValue(char.codePointAt(0) as number));
-  return binFromDigits(ascii);
-}
-
-/**
- * Unicode encodes each script's decimal digits as a contiguous run 0..9 (several runs may abut), so a
- * digit's value is its distance from the start of its run of `Nd` characters, modulo 10.
- */
-function decimalDigitValue(codePoint: number): number {
-  if (codePoint >= 0x30 && codePoint <= 0x39) return codePoint - 0x30;
-  let value = DIGIT_VALUES.get(codePoint);
-  if (value === undefined) {
-    let below = 0;
-    while (DECIMAL_DIGIT.test(String.fromCodePoint(codePoint - below - 1))) below++;
-    value = below % 10;
-    DIGIT_VALUES.set(codePoint, value);
-  }
-  return value;
-}
-
-const DIGIT_VALUES = new Map<number, number>();
-
 // ---------------------------------------------------------------------------------------------------------
 // Patterns (the reference's, in JavaScript syntax with Python semantics; see the file comment)
 
-const LOC = String.raw`<loc_\p{Nd}+>`;
-const LOC_CAPTURE = String.raw`<loc_(\p{Nd}+)>`;
+/** `<loc_\d+>` and `<loc_(\d+)>`, with Python's `\d` (loc-tokens.ts' reference reader). */
+const LOC = LOC_TOKEN_SOURCE;
+const LOC_CAPTURE = LOC_BIN_SOURCE;
 const POLYGON_TOKEN = String.raw`(?:${LOC}|<sep>|<poly>|<\/poly>)`;
 /** The lookahead that ends a label: the reference's `(?=<od>|</od>|<box>|</box>|<bbox>|</bbox>|<loc_)`. */
 const LABEL_END = String.raw`<od>|<\/od>|<box>|<\/box>|<bbox>|<\/bbox>|<loc_`;
@@ -196,7 +186,6 @@ const POLYGON_INSTANCE = /<poly>([^\n]*?)<\/poly>/uy;
 /** `((?:<loc_\d+>)+)(?:<sep>|$)`: one polygon; a loc run followed by anything else is dropped. */
 const POLYGON = new RegExp(String.raw`((?:${LOC})+)(?:<sep>|(?=\n?$))`, "uy");
 const LOCS = new RegExp(String.raw`(?:${LOC})+`, "uy");
-const LOC_NUMBER = new RegExp(LOC_CAPTURE, "gu");
 
 /**
  * Python's `re.findall` / `re.finditer` for a sticky pattern: the same matches as a global scan, but after
@@ -284,7 +273,7 @@ function removeSequenceTokens(text: string): string {
 }
 
 /** `description_with_bboxes` and `bboxes`: every full group of 4 locs after a label is a box (quirks 4, 5, 7). */
-function parseBoxes(text: string, size: ImageSizeTuple, options: { allowEmptyPhrase: boolean }): BoxInstance[] {
+function parseBoxes(text: string, size: ImageSize, options: { allowEmptyPhrase: boolean }): BoxInstance[] {
   const instances: BoxInstance[] = [];
   for (const [phraseText] of phraseRuns(removeSequenceTokens(text), options.allowEmptyPhrase ? LOC_RUN : undefined)) {
     const label = boxLabel(phraseText);
@@ -296,7 +285,7 @@ function parseBoxes(text: string, size: ImageSizeTuple, options: { allowEmptyPhr
 }
 
 /** Like `description_with_bboxes`, but blacklisted phrases (checked before non-ASCII deletion) are dropped. */
-function parsePhraseGrounding(text: string, size: ImageSizeTuple): BoxInstance[] {
+function parsePhraseGrounding(text: string, size: ImageSize): BoxInstance[] {
   const instances: BoxInstance[] = [];
   for (const [phraseText] of phraseRuns(removeSequenceTokens(text), undefined)) {
     const label = boxLabel(phraseText);
@@ -318,23 +307,18 @@ function boxLabel(phraseText: string): string | undefined {
   return match ? pyStrip(match[0]) : undefined;
 }
 
-function boxesIn(phraseText: string, [width, height]: ImageSizeTuple): number[][] {
-  return [...phraseText.matchAll(BOX)].map((m) => [
-    dequantize(locBin(m[1]), width),
-    dequantize(locBin(m[2]), height),
-    dequantize(locBin(m[3]), width),
-    dequantize(locBin(m[4]), height),
-  ]);
+function boxesIn(phraseText: string, size: ImageSize): number[][] {
+  return [...phraseText.matchAll(BOX)].map((m) => dequantizeCoordinates(m.slice(1, 5).map(locBin), size));
 }
 
 /**
  * OCR with regions: only `<s>` is removed, so the first label is usually `"</s>CUDA"`; labels are kept
  * as written (no strip, no ASCII filter) and zero-area quads are kept (quirk 11).
  */
-function parseOcr(text: string, [width, height]: ImageSizeTuple): QuadBoxesResult {
+function parseOcr(text: string, size: ImageSize): QuadBoxesResult {
   const result: QuadBoxesResult = { quad_boxes: [], labels: [] };
   for (const m of findAll(removeAll(text, "<s>"), OCR_LINE, afterNextNewline)) {
-    result.quad_boxes.push(m.slice(2, 10).map((digits, i) => dequantize(locBin(digits), i % 2 === 0 ? width : height)));
+    result.quad_boxes.push(dequantizeCoordinates(m.slice(2, 10).map(locBin), size));
     result.labels.push(m[1]);
   }
   return result;
@@ -345,7 +329,7 @@ function parseOcr(text: string, [width, height]: ImageSizeTuple): QuadBoxesResul
  * pair (or the whole run) is an instance; inside it, polygons are loc runs ended by `<sep>` or the end.
  * With `allowEmptyPhrase` false (open-vocabulary detection) a run needs a label before it.
  */
-function parsePolygons(text: string, size: ImageSizeTuple, options: { allowEmptyPhrase: boolean }): PolygonInstance[] {
+function parsePolygons(text: string, size: ImageSize, options: { allowEmptyPhrase: boolean }): PolygonInstance[] {
   const instances: PolygonInstance[] = [];
   const cleaned = removeSequenceTokens(text);
   const runs = options.allowEmptyPhrase ? [...cleaned.matchAll(POLYGON_RUN)] : findAll(cleaned, LABELLED_POLYGON_RUN, afterNextLessThan);
@@ -370,17 +354,16 @@ function polygonInstanceTexts(phraseText: string): string[] {
 }
 
 /** A flat `[x, y, ...]` list; an odd number of locs drops the last one, so one loc gives `[]`. */
-function polygonCoordinates(locRun: string, [width, height]: ImageSizeTuple): number[] {
-  const bins = [...locRun.matchAll(LOC_NUMBER)].map((m) => locBin(m[1]));
-  const paired = bins.length % 2 === 1 ? bins.slice(0, -1) : bins;
-  return paired.map((bin, i) => dequantize(bin, i % 2 === 0 ? width : height));
+function polygonCoordinates(locRun: string, size: ImageSize): number[] {
+  const bins = locBinsIn(locRun);
+  return dequantizeCoordinates(bins.length % 2 === 1 ? bins.slice(0, -1) : bins, size);
 }
 
 /**
  * Open-vocabulary detection: a `<poly>` anywhere in the raw text sends all of it through the labelled
  * polygon parser (labels keep non-ASCII there); otherwise the box parser (quirk 9).
  */
-function parseBoxesOrPolygons(text: string, size: ImageSizeTuple): OpenVocabularyResult {
+function parseBoxesOrPolygons(text: string, size: ImageSize): OpenVocabularyResult {
   if (text.includes("<poly>")) {
     const polygons = toPolygonsResult(parsePolygons(text, size, { allowEmptyPhrase: false }));
     return { bboxes: [], bboxes_labels: [], polygons: polygons.polygons, polygons_labels: polygons.labels };
@@ -395,17 +378,4 @@ function toBoxesResult(instances: BoxInstance[]): BoxesResult {
 
 function toPolygonsResult(instances: PolygonInstance[]): PolygonsResult {
   return { polygons: instances.map((i) => i.polygons), labels: instances.map((i) => i.label) };
-}
-
-function checkImageSize(imageSize: ImageSizeTuple): void {
-  const valid =
-    Array.isArray(imageSize) &&
-    imageSize.length === 2 &&
-    imageSize.every((v) => typeof v === "number" && Number.isFinite(v) && v >= 0);
-  if (!valid) {
-    throw new Error(
-      `Expected imageSize [width, height] of the original image (two finite numbers >= 0) but received ` +
-        `${JSON.stringify(imageSize)}. Pass the imageSize that preprocessImage returned.`,
-    );
-  }
 }

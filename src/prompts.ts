@@ -6,6 +6,9 @@
  * its input, turns a pixel box into loc tokens, and then goes through `constructPrompt`, so the prompt is
  * always the one the reference would build.
  */
+import { describeValue } from "./describe";
+import { checkImageSize, type ImageSize } from "./rgb-image";
+import { locTokens, parseLocRegion } from "./loc-tokens";
 import { MAX_BIN, quantize } from "./quantizer";
 import { TASKS, TaskSpec, getTask } from "./tasks";
 
@@ -15,12 +18,6 @@ export interface PixelBox {
   y1: number;
   x2: number;
   y2: number;
-}
-
-/** Width and height of the original image in pixels (not the 768x768 model input). */
-export interface ImageSize {
-  width: number;
-  height: number;
 }
 
 const INPUT_PLACEHOLDER = "{input}";
@@ -70,7 +67,7 @@ export function constructPrompt(text: string): string {
  * number is an error.
  */
 export function boxToLocTokens(box: PixelBox, size: ImageSize): string {
-  checkImageSize(size);
+  checkImageSize(size, "imageSize");
   checkBox(box);
   const { x1, y1, x2, y2 } = box;
   if (x2 <= 0 || y2 <= 0 || x1 >= size.width || y1 >= size.height) {
@@ -80,8 +77,7 @@ export function boxToLocTokens(box: PixelBox, size: ImageSize): string {
         `0 <= y < ${size.height}.`,
     );
   }
-  const bins = [quantize(x1, size.width), quantize(y1, size.height), quantize(x2, size.width), quantize(y2, size.height)];
-  return bins.map((bin) => `<loc_${bin}>`).join("");
+  return locTokens([quantize(x1, size.width), quantize(y1, size.height), quantize(x2, size.width), quantize(y2, size.height)]);
 }
 
 /**
@@ -138,22 +134,20 @@ function regionInput(spec: TaskSpec, input: string | PixelBox | undefined, image
   );
 }
 
-const LOC_REGION = /^<loc_(0|[1-9]\d{0,2})><loc_(0|[1-9]\d{0,2})><loc_(0|[1-9]\d{0,2})><loc_(0|[1-9]\d{0,2})>$/;
-
 /** A region string must be exactly four loc tokens of the vocabulary, in (x1, y1, x2, y2) order. */
 function checkLocRegion(spec: TaskSpec, input: string): string {
-  const match = LOC_REGION.exec(input);
-  if (!match) {
+  const bins = parseLocRegion(input);
+  if (!bins) {
     throw new Error(
       `Task ${spec.token} expects a region string of exactly four loc tokens "<loc_x1><loc_y1><loc_x2><loc_y2>", ` +
-        `each 0..${MAX_BIN} without leading zeros, but received ${JSON.stringify(input)}. Pass a pixel box ` +
+        `each 0..${MAX_BIN} without leading zeros, but received ${describeValue(input)}. Pass a pixel box ` +
         `{ x1, y1, x2, y2 } instead to have it quantized for you.`,
     );
   }
-  const [x1, y1, x2, y2] = match.slice(1).map(Number);
+  const [x1, y1, x2, y2] = bins;
   if (x2 < x1 || y2 < y1) {
     throw new Error(
-      `Task ${spec.token} expects a region with x1 <= x2 and y1 <= y2 but received ${JSON.stringify(input)} ` +
+      `Task ${spec.token} expects a region with x1 <= x2 and y1 <= y2 but received ${describeValue(input)} ` +
         `(an inverted box). Swap the corners: (x1, y1) is the top-left corner.`,
     );
   }
@@ -168,15 +162,6 @@ function checkNoTaskToken(spec: TaskSpec, input: string): void {
       `The input of task ${spec.token} must not contain a task token, but it contains ${inner.token}: ` +
         `${JSON.stringify(input)}. Remove the token from the input.`,
     );
-  }
-}
-
-function checkImageSize(size: ImageSize): void {
-  for (const key of ["width", "height"] as const) {
-    const value = (size as unknown as Record<string, unknown> | undefined)?.[key];
-    if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
-      throw new Error(`Expected a positive finite number for image ${key} but received ${describeValue(value)}.`);
-    }
   }
 }
 
@@ -217,16 +202,9 @@ function describeBox(box: PixelBox): string {
   return `{ x1: ${box.x1}, y1: ${box.y1}, x2: ${box.x2}, y2: ${box.y2} }`;
 }
 
+/** What a task received as its input: "nothing" for a missing argument, a box with its corners. */
 function describeInput(input: unknown): string {
   if (input === undefined) return "nothing";
-  if (typeof input === "string") return input.trim() === "" ? `an empty string ${JSON.stringify(input)}` : JSON.stringify(input);
   if (isBoxLike(input)) return `the box ${describeBox(input)}`;
   return describeValue(input);
-}
-
-function describeValue(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "number" || typeof value === "bigint" || typeof value === "boolean") return String(value);
-  if (value === null || value === undefined) return String(value);
-  return Array.isArray(value) ? "an array" : `a value of type ${typeof value}`;
 }

@@ -5,7 +5,9 @@
  * [k, k + 1) * size / 1000 of the image's width (x) or height (y). This mirrors the "floor" mode of
  * `BoxQuantizer` / `CoordinatesQuantizer` in Microsoft's `processing_florence2.py`, including its
  * float32 arithmetic (torch's default dtype), so coordinates come out as the reference's exact values.
+ * (The tokens themselves, `<loc_52>`, are written and read by loc-tokens.ts.)
  */
+import type { ImageSize } from "./rgb-image";
 
 /** Bins per axis (`NUM_BBOX_WIDTH_BINS` = `NUM_BBOX_HEIGHT_BINS` = 1000 in the reference's post-processor config). */
 export const QUANTIZATION_BINS = 1000;
@@ -33,13 +35,22 @@ export function quantize(value: number, size: number): number {
 }
 
 /**
- * Bin -> pixel coordinate at the bin's centre, exactly as the reference's float32 torch code computes it:
- * `fround(fround(bin + 0.5) * fround(size / 1000))` (REFERENCE_BEHAVIOUR quirk 1), e.g. bin 52 on width 640
- * gives 33.599998474121094. There is no clamping: bins above 999 give coordinates beyond the image, as in
- * the reference. `bin` is a non-negative integer that float32 holds exactly (see `binFromDigits`).
+ * Bin -> pixel coordinate at the bin's centre, exactly as the reference's float32 torch code computes it
+ * (`CoordinatesQuantizer.dequantize`: `(coordinates + 0.5) * bin_size` on a float32 tensor), i.e.
+ * `fround(fround(bin + 0.5) * fround(size / 1000))`: bin 52 on width 640 gives 33.599998474121094, not 33.6.
+ * There is no clamping: bins above 999 give coordinates beyond the image, as in the reference. `bin` is a
+ * non-negative integer that float32 holds exactly (see `binFromDigits`).
  */
 export function dequantize(bin: number, size: number): number {
   return Math.fround(Math.fround(bin + 0.5) * binSize(size));
+}
+
+/**
+ * Bins in x, y, x, y, ... order (a box's two corners, a quad's four, a polygon's points) -> pixel coordinates, x
+ * scaled by the image's width and y by its height.
+ */
+export function dequantizeCoordinates(bins: readonly number[], size: ImageSize): number[] {
+  return bins.map((bin, i) => dequantize(bin, i % 2 === 0 ? size.width : size.height));
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import type { EarlyStopping } from "./beam-search";
 import type { GenerationConfig, ModelConfig } from "./config";
+import { describeValue } from "./describe";
 import type { ImageInput, RgbImage } from "./image";
 import type { ImageFeatures } from "./image-features";
 import type { PixelBox } from "./prompts";
@@ -93,13 +94,6 @@ export interface ResolvedRunOptions extends DecodingOptions {
   onToken: ((ids: readonly number[]) => void) | undefined;
 }
 
-export function describe(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "number" || typeof value === "boolean" || value === undefined || value === null) return String(value);
-  if (typeof value === "function") return "a function";
-  return Array.isArray(value) ? "an array" : typeof value;
-}
-
 function camelCase(name: string): string {
   return name.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 }
@@ -115,7 +109,7 @@ function checkKeys(what: string, value: object, allowed: readonly string[]): voi
 
 function checkObject(what: string, example: string, value: unknown): asserts value is object {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new Error(`Expected an object of ${what} (e.g. ${example}) but received ${describe(value)}.`);
+    throw new Error(`Expected an object of ${what} (e.g. ${example}) but received ${describeValue(value)}.`);
   }
 }
 
@@ -124,7 +118,7 @@ function resolveDecoding(options: RequestOptions, defaults: GenerationConfig): D
   const integer = (name: keyof RunOptions, value: unknown, min: number, max: number, note = ""): number => {
     if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
       const range = max === Infinity ? `an integer >= ${min}` : `an integer from ${min} to ${max}`;
-      throw new Error(`Expected ${range} for ${name}${note} but received ${describe(value)}.`);
+      throw new Error(`Expected ${range} for ${name}${note} but received ${describeValue(value)}.`);
     }
     return value;
   };
@@ -139,25 +133,25 @@ function resolveDecoding(options: RequestOptions, defaults: GenerationConfig): D
   const noRepeatNgramSize = integer("noRepeatNgramSize", options.noRepeatNgramSize ?? defaults.noRepeatNgramSize, 0, Infinity, " (0 = off)");
   const earlyStopping = options.earlyStopping ?? defaults.earlyStopping;
   if (earlyStopping !== true && earlyStopping !== false && earlyStopping !== "never") {
-    throw new Error(`Expected true, false or "never" for earlyStopping but received ${describe(earlyStopping)}.`);
+    throw new Error(`Expected true, false or "never" for earlyStopping but received ${describeValue(earlyStopping)}.`);
   }
   const lengthPenalty = options.lengthPenalty ?? defaults.lengthPenalty;
   if (typeof lengthPenalty !== "number" || !Number.isFinite(lengthPenalty)) {
-    throw new Error(`Expected a finite number for lengthPenalty but received ${describe(lengthPenalty)}.`);
+    throw new Error(`Expected a finite number for lengthPenalty but received ${describeValue(lengthPenalty)}.`);
   }
   return { numBeams, maxNewTokens, earlyStopping, lengthPenalty, noRepeatNgramSize };
 }
 
 function checkSignal(signal: unknown): AbortSignal | undefined {
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new Error(`Expected an AbortSignal (new AbortController().signal) for signal but received ${describe(signal)}.`);
+    throw new Error(`Expected an AbortSignal (new AbortController().signal) for signal but received ${describeValue(signal)}.`);
   }
   return signal as AbortSignal | undefined;
 }
 
 function checkCallback<T>(value: unknown, signature: string): T | undefined {
   if (value !== undefined && typeof value !== "function") {
-    throw new Error(`Expected a function ${signature} for onToken but received ${describe(value)}.`);
+    throw new Error(`Expected a function ${signature} for onToken but received ${describeValue(value)}.`);
   }
   return value as T | undefined;
 }
@@ -186,7 +180,7 @@ export function resolveBatchOptions(options: BatchOptions, defaults: GenerationC
   const { signal, onToken, maxBatchRows = defaultRows, ...generation } = options;
   resolveDecoding(generation, defaults); // bad batch-wide values fail here, not once per request
   if (typeof maxBatchRows !== "number" || !Number.isInteger(maxBatchRows) || maxBatchRows < 1) {
-    throw new Error(`Expected an integer >= 1 for maxBatchRows but received ${describe(maxBatchRows)}.`);
+    throw new Error(`Expected an integer >= 1 for maxBatchRows but received ${describeValue(maxBatchRows)}.`);
   }
   return {
     generation,
@@ -209,9 +203,9 @@ export function checkBatchRequest(request: unknown, batch: ResolvedBatchOptions,
   checkObject("request fields", '{ image: "photo.jpg", task: "<OD>" }', request);
   checkKeys("request field", request, BATCH_REQUEST_FIELDS);
   const { image, task, input, options = {} } = request as BatchRequest;
-  if (typeof task !== "string") throw new Error(`Expected a task token or name (e.g. "<OD>") for task but received ${describe(task)}.`);
+  if (typeof task !== "string") throw new Error(`Expected a task token or name (e.g. "<OD>") for task but received ${describeValue(task)}.`);
   if (image === undefined || image === null) {
-    throw new Error(`Expected an image (a path, URL, Buffer, decoded pixels or model.encodeImage's features) but received ${describe(image)}.`);
+    throw new Error(`Expected an image (a path, URL, Buffer, decoded pixels or model.encodeImage's features) but received ${describeValue(image)}.`);
   }
   checkObject("request options", "{ numBeams: 1 }", options);
   checkKeys("request option", options, REQUEST_OPTION_NAMES);

@@ -11,7 +11,8 @@
  * Pillow's horizontal pass covers only the source rows the vertical pass reads; with the whole image as the box
  * (all Image.resize does here) that is every row, so this file skips the bookkeeping.
  */
-import type { RgbImage } from "./image";
+import { describeValue } from "./describe";
+import { checkRgbImage, type RgbImage } from "./rgb-image";
 
 /** Pillow's PRECISION_BITS for 8-bit images: 32 bits - 8 for the value - 2 for overshoot and sign. */
 const PRECISION_BITS = 22;
@@ -181,16 +182,10 @@ export function resizeBicubic(image: RgbImage, width: number, height: number): R
     ["height", height],
   ] as const) {
     if (!Number.isInteger(value) || value <= 0) {
-      throw new Error(`resizeBicubic: expected a positive integer for ${name} but received ${value}.`);
+      throw new Error(`resizeBicubic: expected a positive integer for ${name} but received ${describeValue(value)}.`);
     }
   }
-  const { data, width: srcWidth, height: srcHeight } = image;
-  if (data.length !== srcWidth * srcHeight * CHANNELS) {
-    throw new Error(
-      `resizeBicubic: expected ${srcWidth}x${srcHeight}x3 = ${srcWidth * srcHeight * CHANNELS} bytes of RGB data ` +
-        `but received ${data.length}.`,
-    );
-  }
+  const { data, width: srcWidth, height: srcHeight } = checkRgbImage(image, "resizeBicubic");
   // Pillow's Image.resize returns a copy when the size does not change; Resample.c likewise skips an axis
   // whose size is unchanged.
   if (srcWidth === width && srcHeight === height) return { data: new Uint8Array(data), width, height };

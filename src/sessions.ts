@@ -1,13 +1,16 @@
 /**
- * The four ONNX sessions of a Florence-2 export (onnx-community/Florence-2-base-ft's onnx/ folder): opening them with a dtype per module, checking
- * each file against the tensor contract at load time, and the float16 <-> float32 conversions that fp16 files
- * need (Node 20 has no Float16Array; onnxruntime carries float16 data as Uint16Array bit patterns).
+ * The four ONNX sessions of a Florence-2 export (onnx-community/Florence-2-base-ft's onnx/ folder): opening them with
+ * a dtype per module, checking each file against the tensor contract at load time, and float tensors in the element
+ * type each file takes (float32, or float16 for fp16 files: float16.ts converts).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as ort from "onnxruntime-node";
 import { DTYPE_SUFFIX, MODULES, onnxFilePath, resolveDtypes, type Dtype, type DtypeOption, type ModuleName } from "./dtypes";
+import { cacheTensors } from "./cache-tensors";
+import { float16ToFloat32, float32ToFloat16 } from "./float16";
 import type { ModelConfig } from "./config";
+import { describeList, describeValue } from "./describe";
 import { providerNames } from "./device";
 
 export type SessionOptions = ort.InferenceSession.SessionOptions;
@@ -18,63 +21,7 @@ export type FloatType = "float32" | "float16";
 export type FloatData = Float32Array | Uint16Array;
 
 // ---------------------------------------------------------------------------------------------------------------
-// float16 <-> float32
-
-let halfToFloatTable: Float32Array | undefined;
-
-/** All 65,536 half-precision values as float32: converting fp16 logits is then one lookup per value. */
-function halfTable(): Float32Array {
-  if (halfToFloatTable) return halfToFloatTable;
-  const table = new Float32Array(65536);
-  const bits = new Uint32Array(table.buffer);
-  for (let h = 0; h < 65536; h++) {
-    const sign = (h & 0x8000) << 16;
-    const exp = (h >>> 10) & 0x1f;
-    const mant = h & 0x3ff;
-    if (exp === 0) table[h] = (sign ? -1 : 1) * mant * 2 ** -24; // zero and subnormals, exact in float32
-    else if (exp === 0x1f) bits[h] = sign | 0x7f800000 | (mant << 13); // Inf, NaN (payload kept)
-    else bits[h] = sign | ((exp + 112) << 23) | (mant << 13); // rebias 15 -> 127
-  }
-  halfToFloatTable = table;
-  return table;
-}
-
-/** float16 bit patterns -> float32 (exact). */
-export function float16ToFloat32(src: Uint16Array, dst: Float32Array = new Float32Array(src.length)): Float32Array {
-  const table = halfTable();
-  for (let i = 0; i < src.length; i++) dst[i] = table[src[i]];
-  return dst;
-}
-
-/** float32 -> float16 bit patterns, rounding to nearest, ties to even (as numpy's astype(float16)). */
-export function float32ToFloat16(src: Float32Array, dst: Uint16Array = new Uint16Array(src.length)): Uint16Array {
-  const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
-  for (let i = 0; i < bits.length; i++) dst[i] = halfBits(bits[i]);
-  return dst;
-}
-
-function halfBits(x: number): number {
-  const sign = (x >>> 16) & 0x8000;
-  const a = x & 0x7fffffff;
-  if (a >= 0x47800000) {
-    // |x| >= 65536 (rounds to Inf: 65520 and up are handled below by the carry), Inf or NaN (kept quiet).
-    return sign | (a > 0x7f800000 ? 0x7e00 | ((a >>> 13) & 0x3ff) : 0x7c00);
-  }
-  if (a < 0x38800000) {
-    // Below 2^-14: a half subnormal, value / 2^-24 rounded to an integer. 2^-25 and less round to zero.
-    const exp = a >>> 23;
-    if (exp < 102) return sign;
-    const mant = (a & 0x7fffff) | 0x800000;
-    const shift = 126 - exp; // 14..24
-    const q = mant >>> shift;
-    const rest = mant & ((1 << shift) - 1);
-    const halfway = 1 << (shift - 1);
-    return sign | (q + (rest > halfway || (rest === halfway && q & 1) ? 1 : 0));
-  }
-  // Normal: rebias the exponent and round the 13 dropped bits; a carry moves into the exponent correctly.
-  const odd = (a >>> 13) & 1;
-  return sign | ((a - (112 << 23) + 0xfff + odd) >>> 13);
-}
+// Float tensors of either element type
 
 /** Converts float data to the element type a session input wants (no copy when it already matches). */
 export function toFloatType(data: FloatData, type: FloatType): FloatData {
@@ -92,38 +39,6 @@ export function float32Data(tensor: ort.Tensor): Float32Array {
   if (tensor.type === "float32") return tensor.data as Float32Array;
   if (tensor.type === "float16") return float16ToFloat32(tensor.data as Uint16Array);
   throw new Error(`Expected a float32 or float16 tensor but received ${tensor.type}.`);
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// The decoder's cache tensors: their names are spelled here and nowhere else
-
-/**
- * One cache tensor of decoder_model_merged, [batch, heads, length, headDim]: layer `layer`'s self-attention
- * ("decoder": length = past tokens, grows by one per step) or cross-attention ("encoder": length = encoder
- * positions, computed at step 0) key or value. The decoder takes it as `past` and returns it as `present`.
- */
-export interface CacheTensor {
-  layer: number;
-  attention: "decoder" | "encoder";
-  kv: "key" | "value";
-  /** Input name: `past_key_values.{layer}.{attention}.{kv}`. */
-  past: string;
-  /** Output name: `present.{layer}.{attention}.{kv}`. */
-  present: string;
-}
-
-/** Every cache tensor of a decoder with `layers` layers, in the export's order (per layer: decoder.key, decoder.value, encoder.key, encoder.value). */
-export function cacheTensors(layers: number): CacheTensor[] {
-  const tensors: CacheTensor[] = [];
-  for (let layer = 0; layer < layers; layer++) {
-    for (const attention of ["decoder", "encoder"] as const) {
-      for (const kv of ["key", "value"] as const) {
-        const name = `${layer}.${attention}.${kv}`;
-        tensors.push({ layer, attention, kv, past: `past_key_values.${name}`, present: `present.${name}` });
-      }
-    }
-  }
-  return tensors;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -187,11 +102,6 @@ export function moduleContract(module: ModuleName, config: ModelConfig): ModuleC
 export interface SessionMetadata {
   readonly inputMetadata: readonly ort.InferenceSession.ValueMetadata[];
   readonly outputMetadata: readonly ort.InferenceSession.ValueMetadata[];
-}
-
-function describeList(names: readonly string[]): string {
-  if (names.length <= 8) return names.join(", ");
-  return `${names.slice(0, 6).join(", ")}, ... (${names.length} in all)`;
 }
 
 function checkSide(
@@ -364,7 +274,7 @@ async function openModule(
 
 function validateThreads(value: number | undefined): void {
   if (value !== undefined && !(Number.isInteger(value) && value >= 0)) {
-    throw new Error(`Expected a non-negative integer for intraOpNumThreads (0 = onnxruntime's choice) but received ${value}.`);
+    throw new Error(`Expected a non-negative integer for intraOpNumThreads (0 = onnxruntime's choice) but received ${describeValue(value)}.`);
   }
 }
 

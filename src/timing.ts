@@ -9,6 +9,7 @@
  * process's: `process.cpuUsage()` is the same call, so onnxruntime's worker threads count and user time can
  * exceed wall time.
  */
+import { describeValue } from "./describe";
 
 /** Times of one piece of work, in seconds. */
 export interface CellTimes {
@@ -67,7 +68,7 @@ const LONG_UNITS: readonly { suffix: string; seconds: number }[] = [
  */
 export function formatTime(seconds: number, precision: number = IPYTHON_PRECISION): string {
   if (typeof seconds !== "number") {
-    throw new TypeError(`Expected a number of seconds for formatTime but received ${typeof seconds}`);
+    throw new TypeError(`Expected a number of seconds for formatTime but received ${describeValue(seconds)}`);
   }
   if (seconds === Infinity) {
     // Python's int(inf) raises OverflowError here too.
@@ -192,7 +193,7 @@ export function startTimer(): Timer {
 export async function time<T>(work: () => T | Promise<T>, options: TimeOptions = {}): Promise<Timed<T>> {
   if (typeof work !== "function") {
     throw new TypeError(
-      `Expected a function for time(work) but received ${work === null ? "null" : typeof work}: ` +
+      `Expected a function for time(work) but received ${describeValue(work)}: ` +
         "pass the work as a function, e.g. time(() => model.run(image, task)).",
     );
   }

@@ -7,9 +7,10 @@
  * `batch_decode(ids, skip_special_tokens=False)` keeps `<s>`, `</s>`, `<pad>`, `<loc_k>`, `<poly>`,
  * `<sep>`... verbatim, then applies `clean_up_tokenization_spaces` when tokenizer_config.json asks for it.
  */
-import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
+import { readModelJson } from "./config";
+import { describeValue } from "./describe";
 
 export const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json"] as const;
 
@@ -51,7 +52,7 @@ export class Florence2Tokenizer {
 
   /** Reads `tokenizer.json` and `tokenizer_config.json` from a model folder. */
   static fromFolder(folder: string): Florence2Tokenizer {
-    const [tokenizerJson, tokenizerConfig] = TOKENIZER_FILES.map((file) => readJsonFile(path.join(folder, file)));
+    const [tokenizerJson, tokenizerConfig] = TOKENIZER_FILES.map((file) => readModelJson(folder, file));
     return new Florence2Tokenizer(tokenizerJson, tokenizerConfig, path.join(folder, "tokenizer.json"));
   }
 
@@ -61,7 +62,7 @@ export class Florence2Tokenizer {
    */
   encode(text: string): number[] {
     if (typeof text !== "string") {
-      throw new Error(`Expected a string to encode but received ${text === null ? "null" : typeof text}.`);
+      throw new Error(`Expected a string to encode but received ${describeValue(text)}.`);
     }
     return this.tokenizer.encode(text).ids;
   }
@@ -114,28 +115,6 @@ function tokenContent(value: unknown): string | undefined {
     return (value as Json).content as string;
   }
   return undefined;
-}
-
-function readJsonFile(file: string): Json {
-  if (!existsSync(file)) {
-    throw new Error(
-      `Missing tokenizer file ${file}. A Florence-2 model folder needs ${TOKENIZER_FILES.join(" and ")}; ` +
-        `download the model again or point to the folder that holds them.`,
-    );
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(file, "utf8"));
-  } catch (error) {
-    throw new Error(
-      `Could not read ${file} as JSON (${(error as Error).message}). The file is corrupt or truncated; ` +
-        `delete it and download the model again.`,
-    );
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new Error(`Expected a JSON object in ${file} but found ${Array.isArray(parsed) ? "an array" : String(parsed)}; the file is corrupt.`);
-  }
-  return parsed as Json;
 }
 
 function checkTokenizerJson(tokenizerJson: Json, source: string): void {

@@ -4,7 +4,9 @@ import { LogitsProcessor } from "../src/logits";
 import { mulberry32 } from "./support/prng";
 
 /**
- * A straightforward HF v4.44 beam search, written after the Python sources (BEAM_SEARCH.md rules 1-5) with none
+ * A straightforward HF v4.44 beam search, written after the Python sources (transformers/generation/beam_search.py's
+ * `BeamSearchScorer.process` / `finalize` and `BeamHypotheses`, the pre-rewrite `_beam_search` loop, and
+ * logits_process.py's no-repeat-ngram and forced BOS/EOS processors) with none
  * of the engine's shortcuts: every beam's logits recomputed from its full history, float64 log_softmax
  * materialised, the processors applied to full rows, all beams x V candidates sorted, Python's list semantics
  * for the hypotheses. It records which rules fired so the tests can check that the cases exercise them.

@@ -14,7 +14,7 @@ import * as path from "node:path";
 import sharp from "sharp";
 import { taskNotebookFile } from "../notebooks/generate";
 import { WALKTHROUGH_SETTINGS } from "../src/walkthrough/steps";
-import { labelColor } from "../src/draw";
+import { labelColor } from "../src/overlay";
 import { Florence2 } from "../src/florence2";
 import { loadImageRgb } from "../src/image";
 import type { BoxesResult } from "../src/postprocess";

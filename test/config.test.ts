@@ -59,12 +59,13 @@ describe("config", () => {
   it("names the folder and the missing file", () => {
     const dir = folderWith({});
     assert.throws(() => readModelConfig(dir), (err: Error) =>
-      err.message.includes(`Model folder "${dir}" has no readable config.json (ENOENT)`));
+      err.message.startsWith(`Cannot read ${path.join(dir, "config.json")}: there is no such file. A Florence-2 model folder`) &&
+      err.message.endsWith("download the model again, or point to such a folder."));
   });
 
   it("names a corrupt JSON file and says to download the model again", () => {
     const dir = folderWith({ "preprocessor_config.json": "{ not json" });
-    assert.throws(() => readPreprocessorConfig(dir), /preprocessor_config\.json is not a valid JSON object .*download the model again/);
+    assert.throws(() => readPreprocessorConfig(dir), /preprocessor_config\.json is not valid JSON \(.*\): the file is corrupt or truncated\. .*download the model again/);
   });
 
   it("names a key of the wrong type", () => {

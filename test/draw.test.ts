@@ -2,8 +2,9 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { createCanvas, loadImage } from "canvas";
-import { PALETTE, drawResult, labelColor, renderImage, textColorOn } from "../src/draw";
+import { drawResult, renderImage } from "../src/draw";
 import type { RgbImage } from "../src/image";
+import { PALETTE, labelColor, textColorOn } from "../src/overlay";
 import type { TaskResult } from "../src/postprocess";
 import { dequantize } from "../src/quantizer";
 import { ResultKind, TASKS, TaskSpec } from "../src/tasks";
@@ -349,53 +350,28 @@ describe("draw", () => {
       assert.ok(large.labelHeight >= 2 * small.labelHeight, `label ${small.labelHeight} px -> ${large.labelHeight} px`);
     });
 
-    it("rejects results and options that do not fit the task, naming what was expected", async () => {
+    it("rejects results, options and images that do not fit, naming what was expected", async () => {
+      // The result's shape is checked by overlay.ts (test/overlay.test.ts); here, that drawResult passes its errors on.
       const image = plainImage(50, 40);
       await assert.rejects(drawResult(image, "<OD>", { "<CAPTION>": "a car" }), /keyed "<OD>" but the keys are \["<CAPTION>"\]/);
-      await assert.rejects(
-        drawResult(image, "<OD>", { result: { "<OD>": "x" } } as unknown as Record<string, TaskResult>),
-        /whole RunOutput: pass its \.result/,
-      );
       await assert.rejects(drawResult(image, "<OD>", { "<OD>": "a car" }), /expected \{ bboxes, labels \}/);
-      await assert.rejects(drawResult(image, "<CAPTION>", { "<CAPTION>": { bboxes: [], labels: [] } }), /expected a string result/);
-      await assert.rejects(
-        drawResult(image, "<OD>", { "<OD>": { bboxes: [[1, 2, 3]], labels: ["car"] } }),
-        /bboxes\[0\] to be 4 finite pixel coordinates/,
-      );
-      await assert.rejects(
-        drawResult(image, "<OD>", { "<OD>": { bboxes: [[1, 2, 3, 4]], labels: [] } }),
-        /one string label per entry of bboxes \(1\) but received 0 labels/,
-      );
       await assert.rejects(
         drawResult(image, "<OD>", { "<OD>": { bboxes: [], labels: [] } }, { region: { x1: 0, y1: 0, x2: 5, y2: 5 } }),
         /options\.region is the input of a region task/,
       );
       const region = taskOfKind("pure_text", "region").token;
       await assert.rejects(drawResult(image, region, { [region]: "car" }, { region: "<loc_1><loc_2>" }), /four loc tokens/);
-      await assert.rejects(drawResult(image, "<OD>", { "<OD>": { bboxes: [], labels: [] } }, { lineWidth: -1 }), /options\.lineWidth/);
+      await assert.rejects(drawResult(image, "<OD>", { "<OD>": { bboxes: [], labels: [] } }, { lineWidth: -1 }), /options\.lineWidth but received -1/);
+      await assert.rejects(drawResult(image, "<OD>", { "<OD>": { bboxes: [], labels: [] } }, { fillOpacity: 2 }), /options\.fillOpacity but received 2/);
       await assert.rejects(drawResult(image, "<od>", { "<od>": "x" }), /Unknown Florence-2 task "<od>"/);
       await assert.rejects(
         drawResult({ data: new Uint8Array(10), width: 50, height: 40 }, "<CAPTION>", { "<CAPTION>": "x" }),
-        /Expected 6000 bytes of RGB data for a 50x40 image but received 10 bytes/,
+        /drawResult: expected an RgbImage whose data is a Uint8Array of width \* height \* 3 = 6000 bytes .* but received 10 bytes/,
       );
-    });
-  });
-
-  describe("textColorOn", () => {
-    it("picks the text colour with at least WCAG AA contrast on every palette colour", () => {
-      const luminance = (color: string) => {
-        const [r, g, b] = hexToRgb(color).map((c) => {
-          const s = c / 255;
-          return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
-        });
-        return 0.2126 * r + 0.7152 * g + 0.0722 * b;
-      };
-      for (const color of PALETTE) {
-        const [a, b] = [luminance(color), luminance(textColorOn(color))].sort((x, y) => y - x);
-        assert.ok((a + 0.05) / (b + 0.05) >= 4.5, `${textColorOn(color)} on ${color}`);
-      }
-      assert.equal(textColorOn("#ffe119"), "#000000");
-      assert.equal(textColorOn("#4363d8"), "#ffffff");
+      await assert.rejects(
+        renderImage({ data: new Uint8Array(6000), width: 50.5, height: 40 }),
+        /renderImage: expected an RgbImage with positive integer width and height but received 50\.5x40/,
+      );
     });
   });
 

@@ -273,7 +273,7 @@ describe("florence2: runBatch on a conditioned stand-in (random weights)", funct
       { name: "a bad batch option", make: () => requests.slice(0, 2), options: { maxBatchRows: 0 }, message: /Expected an integer >= 1 for maxBatchRows but received 0\./ },
       { name: "an unknown batch option", make: () => requests.slice(0, 2), options: { max_batch_rows: 3 }, message: /Unknown batch option "max_batch_rows"\. Options are camelCase: did you mean maxBatchRows\?/ },
       { name: "a bad batch-wide generation option", make: () => requests.slice(0, 2), options: { earlyStopping: "yes" }, message: /Expected true, false or "never" for earlyStopping but received "yes"\./ },
-      { name: "requests that are no array", make: () => ({ image: photo, task: "<OD>" }) as unknown as unknown[], message: /Expected an array of requests \(\{ image, task, input\?, options\? \}\) for runBatch but received object\./ },
+      { name: "requests that are no array", make: () => ({ image: photo, task: "<OD>" }) as unknown as unknown[], message: /Expected an array of requests \(\{ image, task, input\?, options\? \}\) for runBatch but received an object with keys \[image, task\]\./ },
       { name: "a request that is no object", make: () => [requests[0], "<OD>"], message: /runBatch request 1: Expected an object of request fields/ },
     ];
     for (const { name, make, options, message } of bad) {

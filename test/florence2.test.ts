@@ -50,7 +50,7 @@ describe("florence2: the model API on a scripted stand-in", function () {
       assert.deepEqual(out.ids, [2, ...script]);
       assert.equal(out.text, model.tokenizer.decode(out.ids));
       assert.equal(out.text, `</s><s>${OD_TEXT}</s>`);
-      assert.deepEqual(out.result, postProcessGeneration(out.text, "<OD>", [WIDTH, HEIGHT]));
+      assert.deepEqual(out.result, postProcessGeneration(out.text, "<OD>", { width: WIDTH, height: HEIGHT }));
       assert.deepEqual((out.result["<OD>"] as { labels: string[] }).labels, ["car", "wheel"]);
       assert.equal(out.score === null, numBeams === 1);
     });
@@ -110,7 +110,7 @@ describe("florence2: the model API on a scripted stand-in", function () {
 
     it("reuses encodeImage's features in run and generate", async () => {
       const features = await model.encodeImage(green);
-      assert.deepEqual(features.imageSize, [WIDTH, HEIGHT]);
+      assert.deepEqual(features.imageSize, { width: WIDTH, height: HEIGHT });
       assert.equal(features.features.dims[1], 577);
       const out = await model.run(features, "<OD>", undefined, { numBeams: 1 });
       assert.equal(out.timings.imageFeaturesCached, true);
@@ -145,7 +145,7 @@ describe("florence2: the model API on a scripted stand-in", function () {
       [{ noRepeatNgramSize: -1 }, /Expected an integer >= 0 for noRepeatNgramSize \(0 = off\) but received -1/],
       [{ earlyStopping: "yes" as unknown as boolean }, /Expected true, false or "never" for earlyStopping but received "yes"/],
       [{ lengthPenalty: NaN }, /Expected a finite number for lengthPenalty but received NaN/],
-      [{ signal: {} as AbortSignal }, /Expected an AbortSignal .* for signal but received object/],
+      [{ signal: {} as AbortSignal }, /Expected an AbortSignal .* for signal but received an empty object \{\}/],
       [{ onToken: 3 as unknown as () => void }, /Expected a function \(ids\) => void for onToken but received 3/],
       [{ num_beams: 3 } as RunOptions, /Unknown run option "num_beams"\. Options are camelCase: did you mean numBeams\?/],
     ];

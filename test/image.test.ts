@@ -13,6 +13,7 @@ import {
   preprocessImage,
   type RgbImage,
 } from "../src/image";
+import { sendEndless } from "./support/endless-body";
 import {
   encodeRgb,
   firstDifference,
@@ -197,7 +198,7 @@ describe("image.ts: loadImageRgb converts every supported kind of image to RGB",
     const image = await loadImageRgb(file("one-pixel.png"));
     assert.deepEqual(image, { data: Uint8Array.from([12, 34, 56]), width: 1, height: 1 });
     const { pixelValues, imageSize } = await preprocessImage(file("one-pixel.png"));
-    assert.deepEqual(imageSize, [1, 1]);
+    assert.deepEqual(imageSize, { width: 1, height: 1 });
     const plane = 768 * 768;
     for (let c = 0; c < 3; c++) {
       assert.ok(pixelValues.subarray(c * plane, (c + 1) * plane).every((v) => v === pixelValues[c * plane]));
@@ -250,7 +251,7 @@ describe("image.ts: preprocessImage float steps and tensor layout", () => {
     const color = [0, 128, 255] as const;
     const image = makeRgbPattern({ width: 10, height: 7, pattern: "solid", color });
     const { pixelValues, imageSize } = await preprocessImage(image);
-    assert.deepEqual(imageSize, [10, 7]);
+    assert.deepEqual(imageSize, { width: 10, height: 7 });
     for (let c = 0; c < 3; c++) {
       const values = new Set(pixelValues.subarray(c * plane, (c + 1) * plane));
       assert.equal(values.size, 1, `channel ${c}`);
@@ -297,12 +298,12 @@ describe("image.ts: preprocessImage float steps and tensor layout", () => {
     await assert.rejects(preprocessImage(image, { ...DEFAULT_PREPROCESSOR_CONFIG, resample: 2 }), /expected resample 3 \(PIL BICUBIC/);
     await assert.rejects(
       preprocessImage({ data: image.data, width: 5, height: 4 }),
-      /data is a Uint8Array of width \* height \* 3 = 60 bytes \(RGB interleaved\) but received 48 bytes/,
+      /preprocessImage: expected an RgbImage whose data is a Uint8Array of width \* height \* 3 = 60 bytes \(RGB interleaved, row-major\) for its 5x4 pixels but received 48 bytes/,
     );
     await assert.rejects(preprocessImage({ data: image.data, width: 0, height: 4 }), /positive integer width and height but received 0x4/);
     await assert.rejects(
       preprocessImage({ data: [1, 2, 3], width: 1, height: 1 } as unknown as RgbImage),
-      /but received an Array/,
+      /but received an array of length 3/,
     );
   });
 });
@@ -452,7 +453,7 @@ describe("image.ts: bad input gets a clear error (issue 7)", () => {
     await assert.rejects(loadImageRgb(png, { maxPixels: -1 }), /positive integer or Infinity for maxPixels but received -1/);
     await assert.rejects(loadImageRgb(png, { timeoutMs: 0 }), /positive number of milliseconds for timeoutMs but received 0/);
     await assert.rejects(loadImageRgb(png, { maxBytes: 0 }), /positive integer or Infinity for maxBytes but received 0/);
-    await rejectsWith(loadImageRgb(42 as unknown as string), /from number 42: expected a file path, an http\(s\) URL, or a Buffer/);
+    await rejectsWith(loadImageRgb(42 as unknown as string), /from 42: expected a file path, an http\(s\) URL, or a Buffer/);
     await rejectsWith(loadImageRgb("ftp://example.com/a.jpg"), /only http:\/\/ and https:\/\/ URLs are supported/);
   });
 
@@ -466,23 +467,13 @@ describe("image.ts: bad input gets a clear error (issue 7)", () => {
   describe("URLs (a local server on 127.0.0.1)", () => {
     let server: http.Server;
     let base = "";
-    /** What the endless route sends at most, so that code without a limit fails instead of exhausting memory. */
-    const ENDLESS_CAP = 64 * 2 ** 20;
-    let endlessSent = 0;
+    const endless = { sent: 0 };
     before(async () => {
       server = http.createServer((req, res) => {
         if (req.url === "/endless.png") {
           res.writeHead(200, { "content-type": "image/png" });
           res.write(png);
-          const chunk = Buffer.alloc(64 * 1024, 0x78);
-          const pump = () => {
-            while (!res.destroyed && endlessSent < ENDLESS_CAP) {
-              endlessSent += chunk.length;
-              if (!res.write(chunk)) return void res.once("drain", pump);
-            }
-            if (!res.destroyed) res.end();
-          };
-          pump();
+          sendEndless(res, Buffer.alloc(64 * 1024, 0x78), endless);
         } else if (req.url === "/announces-300MiB.png") {
           res.writeHead(200, { "content-type": "image/png", "content-length": String(300 * 2 ** 20) }).flushHeaders();
         } else if (req.url === "/photo.png") {
@@ -527,13 +518,13 @@ describe("image.ts: bad input gets a clear error (issue 7)", () => {
     });
 
     it("maxBytes stops a body as soon as more arrives (a body that never ends)", async () => {
-      endlessSent = 0;
+      endless.sent = 0;
       await rejectsWith(
         loadImageRgb(`${base}/endless.png`, { maxBytes: 2 ** 20 }),
         /endless\.png: more than maxBytes = 1,048,576 bytes \(1 MiB\) arrived/,
         /pass a larger \{ maxBytes \}/,
       );
-      assert.ok(endlessSent < 32 * 2 ** 20, `${endlessSent} bytes were sent`);
+      assert.ok(endless.sent < 32 * 2 ** 20, `${endless.sent} bytes were sent`);
     });
 
     it("a Content-Length over the default maxBytes (256 MiB) is refused before the body is read", async () => {

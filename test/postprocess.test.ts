@@ -8,6 +8,7 @@ import {
   resultKindOf,
   TaskResult,
 } from "../src/postprocess";
+import type { ImageSize } from "../src/image";
 import { TASKS, WALKTHROUGH_TASKS } from "../src/tasks";
 
 const SHARED = path.resolve(__dirname, "..", "..", "shared");
@@ -42,15 +43,16 @@ describe("postProcessGeneration: the reference's examples", function () {
         console.log(`    skipped: ${EXAMPLES} not found`);
         this.skip();
       }
-      assert.deepStrictEqual(postProcessGeneration(example.text, example.task, example.image_size), example.expected, example.id);
+      const [width, height] = example.image_size; // the reference's (width, height)
+      assert.deepStrictEqual(postProcessGeneration(example.text, example.task, { width, height }), example.expected, example.id);
     });
   }
 });
 
-// Quirks of REFERENCE_BEHAVIOUR.md, as (task, text, expected) rows. Expected values were worked out from the
-// reference's rules (and checked against the reference code). The image is 2000x1000 so that coordinates
+// The reference's quirks (numbered as in src/postprocess.ts' file comment), as (task, text, expected) rows. Expected
+// values were worked out from the reference's rules (and checked against the reference code). The image is 2000x1000 so that coordinates
 // are exact and distinguish the axes: bin b gives x = 2b + 1 and y = b + 0.5.
-const SIZE: [number, number] = [2000, 1000];
+const SIZE: ImageSize = { width: 2000, height: 1000 };
 const L = (...bins: number[]): string => bins.map((b) => `<loc_${b}>`).join("");
 const BOX_1234 = [3, 2.5, 7, 4.5];
 const BOX_5678 = [11, 6.5, 15, 8.5];
@@ -61,7 +63,7 @@ interface Row {
   task: string;
   text: string;
   expected: TaskResult;
-  size?: [number, number];
+  size?: ImageSize;
 }
 
 const boxes = (bboxes: number[][], labels: string[]): TaskResult => ({ bboxes, labels });
@@ -72,13 +74,13 @@ const ovdPolys = (polygons: number[][][], labels: string[]): TaskResult => ({ bb
 
 const QUIRKS: Row[] = [
   // 1. float32 coordinates, x with the width and y with the height
-  { quirk: "1 float32", task: "<OD>", text: `car${L(52, 332, 52, 332)}`, size: [640, 480],
+  { quirk: "1 float32", task: "<OD>", text: `car${L(52, 332, 52, 332)}`, size: { width: 640, height: 480 },
     expected: boxes([[33.599998474121094, 159.59999084472656, 33.599998474121094, 159.59999084472656]], ["car"]) },
   // 2. no validation or clamping
   { quirk: "2 out-of-range and zero-padded bins parse", task: "<OD>", text: "car<loc_1000><loc_12345><loc_007><loc_0>",
     expected: boxes([[2001, 12345.5, 15, 0.5]], ["car"]) },
   { quirk: "2 inverted box kept", task: "<OD>", text: `car${L(9, 9, 1, 1)}`, expected: boxes([[19, 9.5, 3, 1.5]], ["car"]) },
-  { quirk: "2 0x0 image gives zeros", task: "<OD>", text: `car${L(5, 6, 7, 8)}`, size: [0, 0], expected: boxes([[0, 0, 0, 0]], ["car"]) },
+  { quirk: "2 0x0 image gives zeros", task: "<OD>", text: `car${L(5, 6, 7, 8)}`, size: { width: 0, height: 0 }, expected: boxes([[0, 0, 0, 0]], ["car"]) },
   // 3. pure text
   { quirk: "3 only <s> and </s> removed", task: "<CAPTION>", text: "First</s><s>Second", expected: "FirstSecond" },
   { quirk: "3 <pad>, <unk>, locs and spaces kept", task: "<CAPTION>", text: " <pad> a <unk><loc_5> ", expected: " <pad> a <unk><loc_5> " },
@@ -87,7 +89,7 @@ const QUIRKS: Row[] = [
   { quirk: "3 lowercase task falls back to pure text", task: "<od>", text: `car${L(1, 2, 3, 4)}`, expected: `car${L(1, 2, 3, 4)}` },
   { quirk: "3 bare task name falls back to pure text", task: "OD", text: `</s><s>car${L(1, 2, 3, 4)}</s>`, expected: `car${L(1, 2, 3, 4)}` },
   { quirk: "3 region tasks keep their locs", task: "<REGION_TO_CATEGORY>", text: `</s><s>car${L(52, 332, 932, 774)}</s>`,
-    size: [640, 480], expected: `car${L(52, 332, 932, 774)}` },
+    size: { width: 640, height: 480 }, expected: `car${L(52, 332, 932, 774)}` },
   // 4. description_with_bboxes
   { quirk: "4 sequence tokens removed", task: "<OD>", text: `</s><s>car${L(1, 2, 3, 4)}</s>`, expected: boxes([BOX_1234], ["car"]) },
   { quirk: "4 </s> inside joins the text", task: "<OD>", text: `ca</s>r${L(1, 2, 3, 4)}`, expected: boxes([BOX_1234], ["car"]) },
@@ -199,7 +201,7 @@ describe("postProcessGeneration: beyond the reference", function () {
 
   it("rounds big loc numbers to float32 as torch's int64 -> float32 does", function () {
     // 2^24 + 1 is not a float32: it rounds to 2^24 (ties to even), and + 0.5 is lost too
-    const result = postProcessGeneration(`car<loc_16777217>${L(0, 0, 0)}`, "<OD>", [1000, 1000]) as Record<string, { bboxes: number[][] }>;
+    const result = postProcessGeneration(`car<loc_16777217>${L(0, 0, 0)}`, "<OD>", { width: 1000, height: 1000 }) as Record<string, { bboxes: number[][] }>;
     assert.deepStrictEqual(result["<OD>"].bboxes, [[16777216, 0.5, 0.5, 0.5]]);
   });
 
@@ -208,10 +210,17 @@ describe("postProcessGeneration: beyond the reference", function () {
     assert.deepStrictEqual(Object.keys(postProcessGeneration("x", "", SIZE)), [""]);
   });
 
-  it("rejects an image size that is not [width, height] of finite numbers >= 0", function () {
-    for (const bad of [[640], [640, NaN], [-1, 480], [640, Infinity], "640x480", undefined] as unknown[]) {
-      assert.throws(() => postProcessGeneration("x", "<OD>", bad as [number, number]), /Expected imageSize \[width, height\]/);
-    }
+  it("rejects an image size that is not { width, height } of finite numbers >= 0, naming what is wrong", function () {
+    const rows: [unknown, RegExp][] = [
+      [{ width: 640 }, /Expected a finite number >= 0 for imageSize\.height but received undefined/],
+      [{ width: 640, height: NaN }, /imageSize\.height but received NaN/],
+      [{ width: -1, height: 480 }, /imageSize\.width but received -1/],
+      [{ width: 640, height: Infinity }, /imageSize\.height but received Infinity/],
+      [[640, 480], /Expected imageSize \{ width, height \} .* received an array of length 2\. A \[width, height\] pair is not accepted/],
+      ["640x480", /Expected imageSize \{ width, height \} .* received "640x480"/],
+      [undefined, /Expected imageSize \{ width, height \} .* received undefined/],
+    ];
+    for (const [bad, message] of rows) assert.throws(() => postProcessGeneration("x", "<OD>", bad as ImageSize), message);
   });
 
   it("does not hang on long degenerate text", function () {

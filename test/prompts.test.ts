@@ -36,7 +36,7 @@ describe("constructPrompt", function () {
     }
   });
 
-  // REFERENCE_BEHAVIOUR quirk 12, worked out from `_construct_prompts` (expected strings written out by hand)
+  // The reference's `_construct_prompts` (Microsoft's processing_florence2.py) on odd inputs, expected strings worked out by hand
   const rows: [string, string][] = [
     ["<OD>", "Locate the objects with category name in the image."],
     ["<OCR_WITH_REGION>", "What is the text in the image, with regions?"], // not caught by "<OCR>"
@@ -122,8 +122,8 @@ describe("boxToLocTokens", function () {
     ["a missing corner", { x1: 0, y1: 50, x2: 100 } as unknown as PixelBox, size, /box\.y2 but received undefined/],
     ["a box right of the image", { x1: 640, y1: 0, x2: 700, y2: 100 }, size, /inside the 640x480 image .*wholly outside/],
     ["a box above the image", { x1: 0, y1: -50, x2: 100, y2: 0 }, size, /wholly outside/],
-    ["a zero image width", { x1: 0, y1: 0, x2: 1, y2: 1 }, { width: 0, height: 480 }, /positive finite number for image width but received 0/],
-    ["a NaN image height", { x1: 0, y1: 0, x2: 1, y2: 1 }, { width: 640, height: NaN }, /image height but received NaN/],
+    ["a zero image width", { x1: 0, y1: 0, x2: 1, y2: 1 }, { width: 0, height: 480 }, /positive finite number for imageSize\.width but received 0/],
+    ["a NaN image height", { x1: 0, y1: 0, x2: 1, y2: 1 }, { width: 640, height: NaN }, /imageSize\.height but received NaN/],
   ];
   for (const [name, box, imageSize, message] of errors) {
     it(`rejects ${name}`, function () {
@@ -173,7 +173,7 @@ describe("buildPrompt", function () {
     ["a box for a no-input task", "<CAPTION>", car, /Task <CAPTION> takes no input, but received the box \{ x1: 33.6/],
     ["missing text", "<OPEN_VOCABULARY_DETECTION>", undefined,
       /Task <OPEN_VOCABULARY_DETECTION> needs a text input \(a phrase naming what to find\), but received nothing. .*"a green car"/],
-    ["empty text", "<CAPTION_TO_PHRASE_GROUNDING>", "  ", /needs a text input \(a caption whose phrases to locate\), but received an empty string/],
+    ["empty text", "<CAPTION_TO_PHRASE_GROUNDING>", "  ", /needs a text input \(a caption whose phrases to locate\), but received a blank string "  "/],
     ["a box for a text task", "<REFERRING_EXPRESSION_SEGMENTATION>", car, /needs a text input .*received the box/],
     ["a task token inside the input", "<OPEN_VOCABULARY_DETECTION>", "a <OD> car", /must not contain a task token, but it contains <OD>/],
     ["a missing region", "<REGION_TO_CATEGORY>", undefined, /needs a region: a pixel box \{ x1, y1, x2, y2 \} .*received nothing. For example/],

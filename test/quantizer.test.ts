@@ -26,7 +26,7 @@ function numpy<T>(script: string, input: unknown): T | undefined {
 describe("quantizer", function () {
   describe("dequantize (bins -> pixels, float32 like the reference's torch code)", function () {
     it("gives the reference's float32 values", function () {
-      // REFERENCE_BEHAVIOUR quirk 1 and the OD example of the walkthrough (640x480)
+      // float32, not 33.6 (the reference's `CoordinatesQuantizer.dequantize`), on the walkthrough's OD example (640x480)
       assert.equal(dequantize(52, 640), 33.599998474121094);
       assert.equal(dequantize(332, 480), 159.59999084472656);
       assert.equal(dequantize(932, 640), 596.7999877929688);

@@ -145,7 +145,7 @@ describe("resize.ts: resizeBicubic on tiny images worked out by hand", () => {
     assert.throws(() => resizeBicubic(image, 4, 2.5), /positive integer for height but received 2.5/);
     assert.throws(
       () => resizeBicubic({ ...image, width: 5 }, 8, 8),
-      /expected 5x4x3 = 60 bytes of RGB data but received 48/,
+      /resizeBicubic: expected an RgbImage whose data is a Uint8Array of width \* height \* 3 = 60 bytes .* but received 48 bytes/,
     );
   });
 });

@@ -13,7 +13,7 @@ import {
   ADDED_TOKENS, BEAM_TEST_IDS, CONDITIONED_TEST_IDS, CONDITIONED_TEST_SEED, rewriteStandInDecoder, type StandInInfo, type StandInOptions,
   writeStandInModel,
 } from "./support/standin";
-import { fromFloat16Bits, toFloat16 } from "../src/standin/float16";
+import { fromFloat16Bits, toFloat16 } from "./support/float16-reference";
 import { MODULES, onnxFilePath, type Dtype, type ModuleName } from "../src/dtypes";
 
 const EOS = 2;
@@ -38,7 +38,10 @@ interface Io {
   shape: Dims;
 }
 
-/** The tensor contract of SPEC.md §1.4 with the export's dim names; `float` is the file's float I/O type. */
+/**
+ * The tensor contract of the onnx-community export's four onnx/ files (input and output names, element types and
+ * symbolic dim names), written out here apart from src/sessions.ts; `float` is the file's float I/O type.
+ */
 function contract(module: ModuleName, info: StandInInfo, float: string): { inputs: Io[]; outputs: Io[] } {
   const d = info.dModel;
   const kv = (prefix: string, i: number, decoderLength: string, encoderLength: string): Io[] =>
@@ -98,7 +101,10 @@ function floats(t: ort.Tensor): Float32Array {
   return Float32Array.from(bits, fromFloat16Bits);
 }
 
-/** The four sessions of a stand-in and the plumbing SPEC.md §2 describes, with no logits processing. */
+/**
+ * The four sessions of a stand-in wired as transformers.js' Florence-2 wires the export's files (image features
+ * before the prompt's embeddings, encoder, merged decoder with its cache), with no logits processing.
+ */
 class Pipeline {
   private constructor(
     readonly s: Record<ModuleName, ort.InferenceSession>,
@@ -470,7 +476,14 @@ describe("stand-in models (src/standin)", function () {
     const p = await Pipeline.open(info);
     assert.deepEqual((await p.greedy(1, other.length + 2)).sequences[0], [EOS, ...other]);
     await p.close();
-    await assert.rejects(rewriteStandInDecoder(os.tmpdir(), { script: other }), /no stand_in entry/);
+    await assert.rejects(rewriteStandInDecoder(os.tmpdir(), { script: other }), /config\.json: there is no such file\. Pass a folder written by writeStandInModel/);
+    const real = fs.mkdtempSync(path.join(os.tmpdir(), "f2-not-standin-"));
+    try {
+      fs.writeFileSync(path.join(real, "config.json"), "{}");
+      await assert.rejects(rewriteStandInDecoder(real, { script: other }), /its config\.json has no stand_in entry/);
+    } finally {
+      fs.rmSync(real, { recursive: true, force: true });
+    }
   });
 
   describe("options", function () {

@@ -79,7 +79,7 @@ const CASES: Case[] = [
   { task: "<REGION_TO_OCR>", input: loc(414, 100, 932, 229), output: "CUDA" },
 ];
 
-/** The prompt the reference builds, written out from the task table and SPEC.md §5's floor quantizer. */
+/** The prompt the reference builds, written out from the task table and the reference's floor quantizer (`BoxQuantizer.quantize`). */
 function expectedPrompt(c: Case): string {
   const spec = getTask(c.task);
   if (c.input === undefined) return spec.prompt;
@@ -146,7 +146,7 @@ describe("tasks end to end on scripted stand-ins (random weights)", function () 
           assert.deepEqual(out.ids, [2, ...scripts[i]], `numBeams ${numBeams}`);
           assert.equal(out.text, model.tokenizer.decode(out.ids));
           assert.equal(out.text, `</s><s>${c.output}</s>`);
-          assert.deepEqual(out.result, postProcessGeneration(out.text, c.task, [WIDTH, HEIGHT]));
+          assert.deepEqual(out.result, postProcessGeneration(out.text, c.task, { width: WIDTH, height: HEIGHT }));
           // Beam search may go on after the best hypothesis ends, until numBeams hypotheses have ended.
           if (numBeams === 1) assert.equal(out.timings.decoderSteps, scripts[i].length);
           else assert.ok(out.timings.decoderSteps >= scripts[i].length);

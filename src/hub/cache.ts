@@ -6,6 +6,7 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { MODEL_JSON_FILES, MODULES, onnxFilePath, resolveDtypes, type DtypeOption } from "../dtypes";
+import { readJsonObjectOrUndefined } from "../json-file";
 import { HubError, fileSystemError } from "./errors";
 import { statOrNull } from "./files";
 import { externalDataFiles, type RemoteFile } from "./listing";
@@ -53,13 +54,9 @@ export function inspectCache(folder: string, wanted: readonly string[]): CachePr
 }
 
 export function readManifest(folder: string): Manifest | null {
-  try {
-    const parsed = JSON.parse(fs.readFileSync(path.join(folder, MANIFEST_FILE), "utf8")) as Manifest;
-    return parsed && typeof parsed.files === "object" && typeof parsed.listing === "object" ? parsed : null;
-  } catch {
-    // No manifest (a folder copied by hand) or a damaged one: judge the folder by its files alone.
-    return null;
-  }
+  // No manifest (a folder copied by hand) or a damaged one: judge the folder by its files alone.
+  const parsed = readJsonObjectOrUndefined(path.join(folder, MANIFEST_FILE)) as Partial<Manifest> | undefined;
+  return parsed && typeof parsed.files === "object" && typeof parsed.listing === "object" ? (parsed as Manifest) : null;
 }
 
 export function writeManifest(folder: string, manifest: Manifest): void {

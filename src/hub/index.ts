@@ -15,7 +15,8 @@
  *   limits.ts     timeouts, retries, deadlines (HUB_LIMITS; tests shorten them)
  *   download-to-file.ts   downloadToFile, for plain URLs (the walkthrough's sample photo)
  *
- * src/hub.ts re-exports this file: tslab (the notebooks) resolves "./hub" only to a file.
+ * Import it as "./hub/index", not "./hub": tslab, which runs the notebooks, resolves an import only to a file, never
+ * to a folder's index (test/tslab-compat.test.ts checks every import the notebooks reach).
  */
 export { FLORENCE2_MODELS, DEFAULT_MODEL, DEFAULT_ENDPOINT, DEFAULT_REVISION } from "./defaults";
 export { HubError, type HubErrorCode } from "./errors";

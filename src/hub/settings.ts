@@ -6,6 +6,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { DtypeOption } from "../dtypes";
+import { describeValue } from "../describe";
+import { readJsonObjectOrUndefined } from "../json-file";
 import type { ProgressOption } from "../progress";
 import { DEFAULT_ENDPOINT, DEFAULT_MODEL, DEFAULT_REVISION } from "./defaults";
 import { HubError } from "./errors";
@@ -67,14 +69,8 @@ function projectRoot(): string | null {
   // realpath: notebooks may reach src/ through a symlink, and the cache belongs to the project, not the link.
   let dir = fs.realpathSync(__dirname);
   for (;;) {
-    const pkg = path.join(dir, "package.json");
-    if (fs.existsSync(pkg)) {
-      try {
-        if ((JSON.parse(fs.readFileSync(pkg, "utf8")) as { name?: string }).name === "florence2-ts") return dir;
-      } catch {
-        // An unreadable package.json is not ours; keep walking up.
-      }
-    }
+    // An unreadable package.json is not ours; keep walking up.
+    if (readJsonObjectOrUndefined(path.join(dir, "package.json"))?.name === "florence2-ts") return dir;
     const parent = path.dirname(dir);
     if (parent === dir) return null;
     dir = parent;
@@ -86,7 +82,7 @@ export function existingFolder(folderOrId: string): string | null {
   if (typeof folderOrId !== "string" || folderOrId.trim() === "") {
     throw new HubError(
       "INVALID_INPUT",
-      `Expected a model folder or a Hub model id like "${DEFAULT_MODEL}" but received ${JSON.stringify(folderOrId)}.`,
+      `Expected a model folder or a Hub model id like "${DEFAULT_MODEL}" but received ${describeValue(folderOrId)}.`,
     );
   }
   const stat = statOrNull(folderOrId);
@@ -127,7 +123,7 @@ function checkRevision(revision: string): string {
   if (!ok || revision.length > 255) {
     throw new HubError(
       "INVALID_INPUT",
-      `Expected a revision (branch, tag or commit hash, e.g. "main") but received ${JSON.stringify(revision)}.`,
+      `Expected a revision (branch, tag or commit hash, e.g. "main") but received ${describeValue(revision)}.`,
     );
   }
   return revision;
@@ -157,7 +153,7 @@ export function readSettings(repo: string, options: ResolveOptions): Settings {
   if (lockTimeoutMs !== undefined && (typeof lockTimeoutMs !== "number" || !(lockTimeoutMs > 0))) {
     throw new HubError(
       "INVALID_INPUT",
-      `Expected a positive number of milliseconds (or Infinity) for lockTimeoutMs but received ${String(lockTimeoutMs)}.`,
+      `Expected a positive number of milliseconds (or Infinity) for lockTimeoutMs but received ${describeValue(lockTimeoutMs)}.`,
     );
   }
   if (signal !== undefined && !(signal instanceof AbortSignal)) {

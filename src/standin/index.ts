@@ -10,7 +10,9 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { describeValue } from "../describe";
 import { type Dtype, MODULES, type ModuleName, onnxFilePath } from "../dtypes";
+import { readJsonObject } from "../json-file";
 import type { ModelBuilder } from "./onnx-builder";
 import type { Precision } from "./nn";
 import { SIZES, type StandInDims, type StandInSize, VOCAB_SIZE } from "./sizes";
@@ -106,11 +108,11 @@ export const CONDITIONED_TEST_SEED = 2;
 
 function checkIds(name: string, ids: unknown, minLength: number): readonly number[] {
   if (!Array.isArray(ids) || ids.length < minLength) {
-    throw new Error(`Expected an array of at least ${minLength} token ids for ${name} but received ${JSON.stringify(ids)}.`);
+    throw new Error(`Expected an array of at least ${minLength} token ids for ${name} but received ${describeValue(ids)}.`);
   }
   for (const id of ids) {
     if (!Number.isInteger(id) || id < 0 || id >= VOCAB_SIZE) {
-      throw new Error(`Expected token ids in 0..${VOCAB_SIZE - 1} for ${name} but received ${JSON.stringify(id)}.`);
+      throw new Error(`Expected token ids in 0..${VOCAB_SIZE - 1} for ${name} but received ${describeValue(id)}.`);
     }
   }
   return ids as number[];
@@ -143,19 +145,19 @@ function decoderMode(options: StandInOptions): DecoderMode {
 function checkOptions(options: StandInOptions) {
   const size = options.size ?? "tiny";
   if (!Object.prototype.hasOwnProperty.call(SIZES, size)) {
-    throw new Error(`Expected size "tiny", "base" or "large" but received ${JSON.stringify(size)}.`);
+    throw new Error(`Expected size "tiny", "base" or "large" but received ${describeValue(size)}.`);
   }
   const dtypes: Dtype[] = [...new Set<Dtype>(options.dtypes ?? ["fp32"])];
   for (const dtype of dtypes) {
     if (!STAND_IN_DTYPES.includes(dtype)) {
-      throw new Error(`Expected dtypes among ${STAND_IN_DTYPES.join(", ")} but received ${JSON.stringify(dtype)}: the generator writes no other variant.`);
+      throw new Error(`Expected dtypes among ${STAND_IN_DTYPES.join(", ")} but received ${describeValue(dtype)}: the generator writes no other variant.`);
     }
   }
   const seed = options.seed ?? DEFAULT_SEED;
-  if (!Number.isSafeInteger(seed)) throw new Error(`Expected an integer seed but received ${JSON.stringify(seed)}.`);
+  if (!Number.isSafeInteger(seed)) throw new Error(`Expected an integer seed but received ${describeValue(seed)}.`);
   const requested = options.tokenizer ?? "auto";
   if (!["auto", "real", "generated"].includes(requested)) {
-    throw new Error(`Expected tokenizer "auto", "real" or "generated" but received ${JSON.stringify(requested)}.`);
+    throw new Error(`Expected tokenizer "auto", "real" or "generated" but received ${describeValue(requested)}.`);
   }
   const referenceDir = options.referenceDir;
   const tokenizer: "real" | "generated" =
@@ -231,21 +233,14 @@ export async function writeStandInModel(folder: string, options: StandInOptions 
  * Returns the decoder files written, relative to `folder`.
  */
 export async function rewriteStandInDecoder(folder: string, options: Pick<StandInOptions, "script" | "restrictTo" | "conditioned">): Promise<string[]> {
-  const marker = readStandInMarker(folder);
-  const mode = decoderMode(options);
-  const dims = SIZES[marker.size as StandInSize];
-  const files = writeDecoders(folder, dims, marker.dtypes as Dtype[], marker.seed, mode);
-  const config = JSON.parse(fs.readFileSync(path.join(folder, "config.json"), "utf8"));
-  config.stand_in.decoder = mode.kind;
-  writeJson(folder, "config.json", config);
-  return files;
-}
-
-function readStandInMarker(folder: string): StandInMarker {
-  const file = path.join(folder, "config.json");
-  const marker = fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, "utf8")) as { stand_in?: StandInMarker }).stand_in : undefined;
+  const config = readJsonObject(path.join(folder, "config.json"), "Pass a folder written by writeStandInModel.");
+  const marker = config.stand_in as StandInMarker | undefined;
   if (!marker || !Object.prototype.hasOwnProperty.call(SIZES, marker.size)) {
     throw new Error(`Expected a stand-in folder written by writeStandInModel in "${folder}" but its config.json has no stand_in entry.`);
   }
-  return marker;
+  const mode = decoderMode(options);
+  const files = writeDecoders(folder, SIZES[marker.size as StandInSize], marker.dtypes as Dtype[], marker.seed, mode);
+  marker.decoder = mode.kind;
+  writeJson(folder, "config.json", config);
+  return files;
 }

@@ -7,12 +7,11 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { readJsonObject, readJsonObjectOrUndefined, type JsonObject } from "../json-file";
 import { TASKS } from "../tasks";
 import type { StandInDims } from "./sizes";
 
-type Json = Record<string, unknown>;
-
-/** The folder beside the repository that holds the reference material, when this checkout has one. */
+type Json = JsonObject;
 
 const BUILT_IN_CONFIG: Json = {
   _name_or_path: "microsoft/Florence-2-base-ft",
@@ -122,7 +121,7 @@ const BUILT_IN_PREPROCESSOR_CONFIG: Json = {
  */
 function template(file: string, builtIn: Json, referenceDir: string | undefined): Json {
   const real = referenceDir === undefined ? undefined : path.join(referenceDir, "florence2", "model-files", file);
-  if (real !== undefined && fs.existsSync(real)) return JSON.parse(fs.readFileSync(real, "utf8")) as Json;
+  if (real !== undefined && fs.existsSync(real)) return readJsonObject(real, `Fix or remove the reference files in ${referenceDir}.`);
   return structuredClone(builtIn);
 }
 
@@ -170,7 +169,7 @@ export function generationConfigJson(referenceDir?: string): Json {
 }
 
 /**
- * The onnx-community export's preprocessor_config.json is transformers.js' version (SPEC.md §1.5): Microsoft's
+ * The onnx-community export's preprocessor_config.json is transformers.js' version of it: Microsoft's
  * plus the processor's three task maps, which transformers.js' Florence2Processor reads. They are built from
  * src/tasks.ts, in the reference's dict order, when the template lacks them.
  */
@@ -189,11 +188,8 @@ export function preprocessorConfigJson(referenceDir?: string): Json {
 export function holdsRealModel(folder: string): boolean {
   const file = path.join(folder, "config.json");
   if (!fs.existsSync(file)) return false;
-  try {
-    return !(JSON.parse(fs.readFileSync(file, "utf8")) as Json).stand_in;
-  } catch {
-    return true;
-  }
+  // An unreadable config.json may be a real model's too: never overwrite it.
+  return !readJsonObjectOrUndefined(file)?.stand_in;
 }
 
 export function writeJson(folder: string, file: string, value: Json): string {

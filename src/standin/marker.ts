@@ -3,17 +3,12 @@
  * anything that prints a stand-in's output must say that it comes from random weights, not Florence-2.
  * Kept apart from the generator so that notebooks and `npm start` can ask without loading it.
  */
-import * as fs from "node:fs";
 import * as path from "node:path";
+import { readJsonObjectOrUndefined } from "../json-file";
 
 /** Whether `folder` (a model folder, e.g. `model.folder`) holds a stand-in written by this project's generator. */
 export function isStandInFolder(folder: string): boolean {
-  let config: unknown;
-  try {
-    config = JSON.parse(fs.readFileSync(path.join(folder, "config.json"), "utf8"));
-  } catch {
-    return false; // no readable config.json: not a folder the generator wrote
-  }
-  const marker = (config as { stand_in?: unknown } | null)?.stand_in;
+  // No readable config.json: not a folder the generator wrote.
+  const marker = readJsonObjectOrUndefined(path.join(folder, "config.json"))?.stand_in;
   return marker !== undefined && marker !== null && marker !== false;
 }

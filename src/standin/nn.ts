@@ -13,7 +13,7 @@
  */
 import { type Dim, float, type GraphBuilder, type ModelBuilder, onnxDataType } from "./onnx-builder";
 import { fillUniform, hashSeed } from "./prng";
-import { toFloat16 } from "./float16";
+import { float32ToFloat16 } from "../float16";
 
 export type Precision = "fp32" | "fp16" | "q8";
 
@@ -78,7 +78,7 @@ export class Layers {
   private newWeight(name: string, dims: readonly number[], init: WeightInit): string {
     const count = dims.reduce((a, b) => a * b, 1);
     if (this.precision !== "fp16") return this.model.initializer(name, "float32", dims, () => this.values(name, count, init));
-    const half = this.model.initializer(name, "float16", dims, () => toFloat16(this.values(name, count, init)));
+    const half = this.model.initializer(name, "float16", dims, () => float32ToFloat16(this.values(name, count, init)));
     return this.g.op("Cast", [half], { to: onnxDataType("float32") });
   }
 

@@ -3,15 +3,11 @@
  * the values do not depend on the order tensors are written in, and a tied tensor (the token embedding, reused
  * transposed as the LM head) is the same in every file that holds it.
  */
+import { fnv1a } from "../hash";
 
-/** FNV-1a over the UTF-16 code units of `text`: a 32-bit seed per tensor name. */
+/** A 32-bit stream seed per tensor name: FNV-1a of the name, the model seed mixed in. */
 export function hashSeed(seed: number, name: string): number {
-  let h = (0x811c9dc5 ^ (seed >>> 0)) >>> 0;
-  for (let i = 0; i < name.length; i++) {
-    h ^= name.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h;
+  return fnv1a(name, seed);
 }
 
 /**

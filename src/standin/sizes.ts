@@ -1,6 +1,6 @@
 /**
- * Stand-in sizes. base and large copy Florence-2-base(-ft) and -large(-ft) (SPEC.md §1.5 key values; DaViT
- * geometry from config.json's vision_config), so files, parameter counts and compute match the real ones; tiny
+ * Stand-in sizes. base and large copy Florence-2-base(-ft) and -large(-ft) (the text_config of each model's
+ * config.json: d_model, layers, heads, ffn_dim, vocab_size; DaViT geometry from its vision_config), so files, parameter counts and compute match the real ones; tiny
  * keeps only the real vocabulary, so that real token ids (`<loc_k>` = 50269 + k) flow through it.
  */
 
@@ -41,7 +41,7 @@ export interface StandInDims {
   vision: DavitDims | TinyVisionDims;
 }
 
-/** Florence-2 vocabulary: 50,265 BART ids + 1,024 added tokens (SPEC.md §4). */
+/** Florence-2 vocabulary: 50,265 BART ids + 1,024 added tokens (config.json's vocab_size; see ADDED_TOKENS). */
 export const VOCAB_SIZE = 51289;
 
 /** The vision encoder's token grid for a 768x768 image: 24x24 = 576 tokens, plus one mean-pooled token. */

@@ -3,6 +3,7 @@
  * encoder-decoder (post-LayerNorm, learned positions with BART's offset of 2, exact GELU) with the real
  * export's names, dtypes and dims (onnx-community/Florence-2-base-ft's onnx/ files; sessions.ts checks them).
  */
+import { cacheTensors } from "../cache-tensors";
 import { type Dim, type GraphBuilder, ModelBuilder, onnxDataType } from "./onnx-builder";
 import { Layers, type Precision, uniform, constant, floatInput, floatOutput } from "./nn";
 import type { TextDims } from "./sizes";
@@ -125,11 +126,7 @@ interface DecoderInputs {
 
 /** Names of the decoder's outputs, in the export's order: logits, then per layer dec.key, dec.value, enc.key, enc.value. */
 export function decoderOutputNames(layers: number): string[] {
-  const names = ["logits"];
-  for (let i = 0; i < layers; i++) {
-    for (const part of ["decoder.key", "decoder.value", "encoder.key", "encoder.value"]) names.push(`present.${i}.${part}`);
-  }
-  return names;
+  return ["logits", ...cacheTensors(layers).map((c) => c.present)];
 }
 
 /**
@@ -217,7 +214,7 @@ function lmHead(g: GraphBuilder, l: Layers, h: string, dims: TextDims): string {
   return g.op("Add", [logits, l.weight("final_logits_bias", [dims.vocabSize], constant(0))]);
 }
 
-/** Scripted or restricted logits (STAND_INS.md); the random layers still run either way. */
+/** Scripted or restricted logits (see `DecoderMode` and StandInOptions.script / restrictTo); the random layers still run either way. */
 function applyMode(g: GraphBuilder, l: Layers, logits: string, positions: string, mode: DecoderMode, dims: TextDims): string {
   const m = l.model;
   switch (mode.kind) {
@@ -259,15 +256,13 @@ export function buildDecoderMerged(dims: TextDims, precision: Precision, seed: n
     past: [],
   };
   const useCache = g.input("use_cache_branch", "bool", [1]);
+  // The export's symbolic dim names for the cache length: past tokens (self-attention) or encoder positions.
+  const lengthDim = { decoder: "past_decoder_sequence_length", encoder: "encoder_sequence_length_out" } as const;
+  const past = cacheTensors(dims.decoderLayers).map((c) => floatInput(l, c.past, ["batch_size", heads, lengthDim[c.attention], headDim]));
   for (let i = 0; i < dims.decoderLayers; i++) {
-    const kv = (part: string, length: string) =>
-      floatInput(l, `past_key_values.${i}.${part}`, ["batch_size", heads, length, headDim]);
-    input.past.push({
-      decoderKey: kv("decoder.key", "past_decoder_sequence_length"),
-      decoderValue: kv("decoder.value", "past_decoder_sequence_length"),
-      encoderKey: kv("encoder.key", "encoder_sequence_length_out"),
-      encoderValue: kv("encoder.value", "encoder_sequence_length_out"),
-    });
+    // cacheTensors' order within a layer: decoder.key, decoder.value, encoder.key, encoder.value.
+    const [decoderKey, decoderValue, encoderKey, encoderValue] = past.slice(4 * i, 4 * i + 4);
+    input.past.push({ decoderKey, decoderValue, encoderKey, encoderValue });
   }
 
   const names = decoderOutputNames(dims.decoderLayers);

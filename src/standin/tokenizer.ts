@@ -7,12 +7,13 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { locToken } from "../loc-tokens";
+import { TOKENIZER_FILES } from "../tokenizer";
 
 /** Where a reference folder (see StandInOptions.referenceDir) keeps Florence-2's real tokenizer files. */
 export function realTokenizerDir(referenceDir: string): string {
   return path.join(referenceDir, "tokenizer");
 }
-export const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json"] as const;
 
 const SPECIAL_TOKENS = [
   { id: 0, content: "<s>" },
@@ -23,13 +24,16 @@ const SPECIAL_TOKENS = [
 const MASK = { id: 50264, content: "<mask>" };
 const FIRST_ADDED_ID = 50265;
 
-/** Florence-2's 1,024 added tokens in id order from 50265 (SPEC.md §4; `<region_to_desciption>` is spelled so). */
+/**
+ * Florence-2's 1,024 added tokens in id order from 50265, as the `added_tokens` of microsoft/Florence-2-base-ft's
+ * tokenizer.json list them (`<region_to_desciption>` is spelled so there).
+ */
 export const ADDED_TOKENS: readonly string[] = [
   "<od>",
   "</od>",
   "<ocr>",
   "</ocr>",
-  ...Array.from({ length: 1000 }, (_, k) => `<loc_${k}>`),
+  ...Array.from({ length: 1000 }, (_, k) => locToken(k)),
   "<cap>",
   "</cap>",
   "<ncap>",

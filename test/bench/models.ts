@@ -8,12 +8,13 @@ import * as path from "node:path";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { MODULES, onnxFilePath, type Dtype } from "../../src/dtypes";
 import { readGenerationConfig } from "../../src/config";
+import { relativeImportClosure } from "../support/imports";
 import { writeStandInModel, type StandInSize } from "../support/standin";
 import { buildBenchScript, checkScript, type ScriptIds } from "./script";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
 export const DEFAULT_MODELS_DIR = path.join(REPO_ROOT, "bench-models");
-const STANDIN_SOURCE = path.join(REPO_ROOT, "src", "standin");
+const STANDIN_ENTRY = path.join(REPO_ROOT, "src", "standin", "index.ts");
 const STAMP = "bench-stamp.json";
 /** Fixed, so that every run of the benchmark times the same weights and the same script. */
 const BENCH_SEED = 1;
@@ -38,11 +39,14 @@ interface Stamp {
   script: string;
 }
 
-/** Hash of the stand-in generator's sources: a changed generator means regenerated models. */
+/**
+ * Hash of the stand-in generator's sources, src/standin/ and the library files it imports (float16.ts,
+ * cache-tensors.ts, ...): a changed generator means regenerated models.
+ */
 function generatorHash(): string {
   const hash = createHash("sha256");
-  for (const file of fs.readdirSync(STANDIN_SOURCE).filter((f) => f.endsWith(".ts")).sort()) {
-    hash.update(file).update(fs.readFileSync(path.join(STANDIN_SOURCE, file)));
+  for (const file of relativeImportClosure([STANDIN_ENTRY]).files) {
+    hash.update(path.relative(REPO_ROOT, file)).update(fs.readFileSync(file));
   }
   return hash.digest("hex").slice(0, 16);
 }

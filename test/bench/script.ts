@@ -10,6 +10,8 @@
  * grounding, open-vocabulary detection), boxes (region proposals), one labelled quadrilateral (OCR with regions) or
  * a 4-point polygon (segmentation); pure-text tasks keep it verbatim, as the real REGION_TO_CATEGORY output does.
  */
+// Seeded (mulberry32), so the script and therefore every timed run is reproducible.
+import { mulberry32 } from "../support/prng";
 
 /** The part of a tokenizer the script needs: `encode` returns ids wrapped in `<s>` ... `</s>`. */
 export interface ScriptTokenizer {
@@ -32,17 +34,6 @@ const NGRAM = 3;
 const ATTEMPTS_PER_RECORD = 40;
 const MAX_LABEL_IDS = 2;
 
-/** Seeded PRNG (mulberry32), so the script and therefore every timed run is reproducible. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Ids of a text without the `<s>`/`</s>` the tokenizer wraps around it. */
 function innerIds(tokenizer: ScriptTokenizer, text: string, bos: number, eos: number): number[] {

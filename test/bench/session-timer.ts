@@ -18,7 +18,7 @@ export interface SessionTotals {
   calls: Record<SessionKind, number>;
 }
 
-/** Which module a session is, from the input names of the onnx-community export (SPEC.md §1.4). */
+/** Which module a session is, from the input names of the onnx-community export's onnx/ files. */
 function kindOf(session: ort.InferenceSession): SessionKind {
   const inputs = session.inputNames;
   if (inputs.includes("pixel_values")) return "vision_encoder";

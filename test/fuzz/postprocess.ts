@@ -5,6 +5,7 @@
  * Run the long fuzz: `npx tsx test/fuzz/postprocess.ts [count=100000] [seed=1]`. `test/postprocess-fuzz.test.ts`
  * runs a short seeded run of the same generator in `npm test`.
  */
+import type { ImageSize } from "../../src/image";
 import { postProcessGeneration, resultKindOf } from "../../src/postprocess";
 import { ResultKind, TASKS } from "../../src/tasks";
 
@@ -95,14 +96,18 @@ export function randomGeneration(rng: Rng): string {
 /** Pure-text tasks (and unknown ones, which fall back to pure text) are trivial to parse, so they get a fifth of the texts. */
 const TEXT_TASKS: readonly string[] = [...TASKS.filter((t) => t.resultKind === "pure_text").map((t) => t.token), "<od>", "OD", "", "<UNKNOWN_TASK>"];
 const SHAPE_TASKS: readonly string[] = TASKS.filter((t) => t.resultKind !== "pure_text").map((t) => t.token);
-const IMAGE_SIZES: readonly (readonly [number, number])[] = [[640, 480], [403, 500], [1600, 1066], [1, 1], [0, 0], [768, 768], [333.5, 77.25]];
+const IMAGE_SIZES: readonly ImageSize[] = [[640, 480], [403, 500], [1600, 1066], [1, 1], [0, 0], [768, 768], [333.5, 77.25]].map(
+  ([width, height]) => ({ width, height }),
+);
 
 export function randomTask(rng: Rng): string {
   return pick(rng, rng() < 0.2 ? TEXT_TASKS : SHAPE_TASKS);
 }
 
-export function randomImageSize(rng: Rng): readonly [number, number] {
-  return rng() < 0.8 ? pick(rng, IMAGE_SIZES) : [int(rng, 1, 10000), int(rng, 1, 10000)];
+export function randomImageSize(rng: Rng): ImageSize {
+  if (rng() < 0.8) return pick(rng, IMAGE_SIZES);
+  const width = int(rng, 1, 10000);
+  return { width, height: int(rng, 1, 10000) };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -194,7 +199,7 @@ export function checkStructure(result: unknown, task: string): string | undefine
 export interface FuzzFailure {
   index: number;
   task: string;
-  imageSize: readonly [number, number];
+  imageSize: ImageSize;
   text: string;
   problem: string;
 }

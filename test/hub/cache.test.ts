@@ -6,7 +6,7 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { MANIFEST_FILE, resolveModelFolder } from "../../src/hub";
+import { MANIFEST_FILE, resolveModelFolder } from "../../src/hub/index";
 import { REPO, expectedFiles, rejectsWith, useHubFixture } from "../support/hub-fixture";
 
 describe("hub/cache: one folder, one commit", function () {

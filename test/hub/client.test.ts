@@ -4,7 +4,7 @@
  * http:// endpoint is warned about once. Two servers on 127.0.0.1: the Hub, and another origin (another port).
  */
 import { strict as assert } from "node:assert";
-import { resolveModelFolder } from "../../src/hub";
+import { resolveModelFolder } from "../../src/hub/index";
 import { HubTestServer } from "../support/hub-server";
 import { PRIVATE_REPO, REPO, TOKEN, rejectsWith, useHubFixture } from "../support/hub-fixture";
 

@@ -9,19 +9,18 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { downloadToFile } from "../../src/hub";
+import { downloadToFile } from "../../src/hub/index";
+import { sendEndless } from "../support/endless-body";
 import { rejectsWith } from "../support/hub-fixture";
 
 const PHOTO = Buffer.from("not really a photo, but bytes all the same\n".repeat(100));
-/** How much the endless route sends before it gives up (so that code without a limit fails instead of hanging). */
-const ENDLESS_CAP = 64 * 2 ** 20;
 
 describe("hub/download-to-file: a plain URL to a file", function () {
   this.timeout(30000);
   let server: http.Server;
   let base = "";
   let dir: string;
-  let endlessSent = 0;
+  const endless = { sent: 0 };
   let requests = 0;
 
   before(async () => {
@@ -31,15 +30,7 @@ describe("hub/download-to-file: a plain URL to a file", function () {
         res.writeHead(200, { "Content-Length": String(PHOTO.length) }).end(PHOTO);
       } else if (req.url === "/endless.jpg") {
         res.writeHead(200);
-        const chunk = Buffer.alloc(64 * 1024, 0x62);
-        const pump = () => {
-          while (!res.destroyed && endlessSent < ENDLESS_CAP) {
-            endlessSent += chunk.length;
-            if (!res.write(chunk)) return void res.once("drain", pump);
-          }
-          if (!res.destroyed) res.end();
-        };
-        pump();
+        sendEndless(res, Buffer.alloc(64 * 1024, 0x62), endless);
       } else if (req.url === "/announces-300MiB.jpg") {
         res.writeHead(200, { "Content-Length": String(300 * 2 ** 20) }).flushHeaders(); // then nothing
       } else if (req.url === "/stops.jpg") {
@@ -57,7 +48,7 @@ describe("hub/download-to-file: a plain URL to a file", function () {
   });
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "florence2-download-"));
-    endlessSent = 0;
+    endless.sent = 0;
   });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -81,7 +72,7 @@ describe("hub/download-to-file: a plain URL to a file", function () {
     const file = path.join(dir, "endless.jpg");
     const outcome = downloadToFile(`${base}/endless.jpg`, file, { maxBytes: 2 ** 20 });
     await rejectsWith(within(outcome, 10_000), "HTTP", "endless.jpg", "more than maxBytes = 1,048,576 bytes (1 MiB)");
-    assert.ok(endlessSent < 32 * 2 ** 20, `${endlessSent} bytes were sent`);
+    assert.ok(endless.sent < 32 * 2 ** 20, `${endless.sent} bytes were sent`);
     assert.deepEqual(fs.readdirSync(dir), [], "no file and no temporary file");
   });
 

@@ -6,7 +6,7 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { resolveModelFolder } from "../../src/hub";
+import { resolveModelFolder } from "../../src/hub/index";
 import { REPO, rejectsWith, useHubFixture } from "../support/hub-fixture";
 
 /** Every file under `dir`, relative, or [] when it does not exist. */

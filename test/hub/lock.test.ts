@@ -9,7 +9,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { LOCK_FILE, resolveModelFolder } from "../../src/hub";
+import { LOCK_FILE, resolveModelFolder } from "../../src/hub/index";
 import { HUB_LIMITS } from "../../src/hub/limits";
 import { REPO, ROOT, rejectsWith, useHubFixture } from "../support/hub-fixture";
 

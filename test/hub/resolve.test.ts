@@ -6,7 +6,7 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { LOCK_FILE, MANIFEST_FILE, PARTIAL_DIR, resolveModelFolder } from "../../src/hub";
+import { LOCK_FILE, MANIFEST_FILE, PARTIAL_DIR, resolveModelFolder } from "../../src/hub/index";
 import { Florence2 } from "../../src/florence2";
 import type { ProgressSnapshot } from "../../src/progress";
 import { HubTestServer } from "../support/hub-server";

@@ -6,7 +6,7 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { HubError, PARTIAL_DIR, resolveModelFolder } from "../../src/hub";
+import { HubError, PARTIAL_DIR, resolveModelFolder } from "../../src/hub/index";
 import { HUB_LIMITS } from "../../src/hub/limits";
 import { REPO, rejectsWith, useHubFixture } from "../support/hub-fixture";
 

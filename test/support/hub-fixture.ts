@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { HubError, modelCacheFolder, requiredFiles, type ResolveOptions } from "../../src/hub";
+import { HubError, modelCacheFolder, requiredFiles, type ResolveOptions } from "../../src/hub/index";
 import { HUB_LIMITS } from "../../src/hub/limits";
 import { HubTestServer, type HubServerOptions } from "./hub-server";
 import { writeStandInModel } from "./standin";

@@ -6,9 +6,9 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import * as standin from "../../src/standin";
+import * as standin from "../../src/standin/index";
 
-export * from "../../src/standin";
+export * from "../../src/standin/index";
 
 /** The project's read-only reference material, beside the checkout (absent on a user's clone). */
 export const SHARED_DIR = path.resolve(__dirname, "..", "..", "..", "shared");
