@@ -281,10 +281,10 @@ function taskNotebook(task: TaskSpec): NotebookSpec {
 // The all-tasks notebook
 
 function allTasksNotebook(): NotebookSpec {
-  const library = [...LIBRARY_IMPORTS, "RgbImage", "show"];
+  const library = [...LIBRARY_IMPORTS, "BatchRequest", "RgbImage", "RunOutput", "show"];
   const walkthrough = [
-    ...WALKTHROUGH_IMPORTS, "TaskRun", "WALKTHROUGH_STEPS", "drawWalkthroughChart", "isStandInFolder", "timingTable",
-    "walkthroughInput",
+    ...WALKTHROUGH_IMPORTS, "TaskRun", "WALKTHROUGH_STEPS", "addBatchedShares", "batchSummary", "compareBatched", "drawWalkthroughChart",
+    "isStandInFolder", "timingTable", "walkthroughInput",
   ];
   const { street, market } = WALKTHROUGH_PHOTOS;
   return {
@@ -297,9 +297,10 @@ function allTasksNotebook(): NotebookSpec {
           `The ${WALKTHROUGH_LINK} runs ${WALKTHROUGH_TASKS.length} Florence-2 tasks and times each with \`%%time\`: ` +
           `the OCR tasks on \`${market.file}\` (${market.description}), the others on \`${street.file}\` ` +
           `(${street.description}). This notebook does the same in TypeScript (${GENERATION_PYTHON}), draws every ` +
-          `result, and ends with a table and a chart of this machine's times beside the walkthrough's (Colab's T4 GPU, ` +
-          `PyTorch). Each task is timed whole, vision encoder included, as in the walkthrough. Each task has its own ` +
-          `notebook with more explanation (\`01-caption.ipynb\` ...).`,
+          `result, then runs the same tasks once more as one batch (\`model.runBatch\`), and ends with a table and a ` +
+          `chart of this machine's times beside the walkthrough's (Colab's T4 GPU, PyTorch). Each task is timed whole, ` +
+          `vision encoder included, as in the walkthrough. Each task has its own notebook with more explanation ` +
+          `(\`01-caption.ipynb\` ...).`,
       ),
       md(SETUP_TEXT),
       code(
@@ -331,10 +332,12 @@ function allTasksNotebook(): NotebookSpec {
         `## Run every task\n\n` +
           `Each task prints its photo and input, a live progress line that its parsed result replaces, its \`%%time\` ` +
           `lines and its drawing. Region inputs are scaled to the image. A task that fails prints its error and the ` +
-          `others still run.`,
+          `others still run. Each task's request and output are kept for the batched run below.`,
       ),
       code(
         `const runs: TaskRun[] = [];\n` +
+          `const requests: BatchRequest[] = [];\n` +
+          `const outputs: RunOutput[] = [];\n` +
           `for (const { task } of WALKTHROUGH_STEPS) {\n` +
           `  const source = await imageSource(task.token);\n` +
           `  const image = images.get(source);\n` +
@@ -350,6 +353,8 @@ function allTasksNotebook(): NotebookSpec {
           `    });\n` +
           `    await showResult(image, task.token, out.result, typeof input === "object" ? { region: input } : {});\n` +
           `    runs.push({ task, times, photo });\n` +
+          `    requests.push({ image, task: task.token, input });\n` +
+          `    outputs.push(out);\n` +
           `  } catch (error) {\n` +
           `    progress.done();\n` +
           `    console.error(\`\${task.token} failed: \${error instanceof Error ? error.message : error}\`);\n` +
@@ -357,9 +362,35 @@ function allTasksNotebook(): NotebookSpec {
           `}`,
       ),
       md(
+        `## The same tasks as one batch\n\n` +
+          `\`model.runBatch(requests, options)\` runs many requests together: each distinct photo is read and encoded ` +
+          `once, the prompts go through the text encoder together, and the decoder runs the beams of every task still ` +
+          `generating in one step, so it reads its weights once per step for all of them (requests beyond ` +
+          `\`model.maxBatchRows\` rows wait for a second wave). A task that finishes leaves the batch.\n\n` +
+          `The image-feature cache is cleared first, so that the batch encodes each photo itself, once, as the runs ` +
+          `above did between them. One \`%%time\` covers the whole batch: no task of a batch ends on its own, so the ` +
+          `batched column of the table below gives each task's **share** of the batch's time (its share of its ` +
+          `photo's vision run, of the text encoder and of each decoder step it took part in), and the shares add up ` +
+          `to the batch's time. The batch should give each task exactly what its own run gave (beam scores to float ` +
+          `rounding): the cell compares every output (ids, text, parsed result, beam score) and prints whether they match.`,
+      ),
+      code(
+        `model.clearImageCache(); // the batch encodes each photo itself, once\n` +
+          `const batchProgress = liveProgress({ label: \`runBatch of \${requests.length} requests\` });\n` +
+          `const { value: batched } = await time(async () => {\n` +
+          `  const outs = await model.runBatch(requests, { ...GENERATION, onToken: batchProgress.onBatchToken });\n` +
+          `  batchProgress.done();\n` +
+          `  return outs;\n` +
+          `});\n` +
+          `addBatchedShares(runs, batched); // each task's share, for the table and chart\n` +
+          `console.log(batchSummary(runs, outputs, batched));\n` +
+          `console.log(\`\${NOTE}\${compareBatched(outputs, batched).summary}\`);`,
+      ),
+      md(
         `## Timing table and chart\n\n` +
           `This run's wall and CPU times beside the walkthrough's T4 figures, each task's photo, the device and the ` +
-          `model named; then the wall times as bars.`,
+          `model named, with each task's share of the batched run; then the wall times as bars: this run, the seed's, ` +
+          `and the batched shares.`,
       ),
       code(
         `const context = {\n` +

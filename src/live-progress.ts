@@ -11,6 +11,9 @@
  * redrawn with `\r` and cleared at the end; in a log or a pipe, a plain line every few seconds for long tasks only.
  * A run that ends before the first update shows nothing but the result, as if there were no progress.
  *
+ * For `model.runBatch`, pass `onBatchToken` as its `onToken`: the line then counts the tokens of all requests
+ * together (their sum, and the batch's tokens per second) and shows no text, since many requests decode at once.
+ *
  * Cost: `onToken` counts and reads the clock; decoding and drawing happen at most every 200 ms (terminal) or
  * 500 ms (notebook: each update is a message to the browser), and only the last ids are decoded (decoding all of
  * 360 ids takes about 2.6 ms, the last 40 about 0.2 ms), so the line costs about 0.1 % of a run.
@@ -37,7 +40,7 @@ export interface LiveProgressOptions {
 }
 
 export interface LiveProgressStats {
-  /** Tokens generated so far (the decoder start token not counted). */
+  /** Tokens generated so far (the decoder start token not counted); for a batch, all requests' together. */
   tokens: number;
   /** Since the progress was created (image, encoders and decoder). */
   seconds: number;
@@ -48,6 +51,8 @@ export interface LiveProgressStats {
 export interface LiveProgress {
   /** Pass as the `onToken` run option. */
   readonly onToken: (ids: readonly number[]) => void;
+  /** Pass as `model.runBatch`'s `onToken`: the tokens of all requests are counted together. */
+  readonly onBatchToken: (ids: readonly number[], requestIndex: number) => void;
   /**
    * Ends the line. In a notebook the entry that showed progress now shows `text`; elsewhere the line is cleared
    * and `text` is printed (`print`). Without `text`, the progress just goes away.
@@ -99,23 +104,35 @@ export function liveProgress(options: LiveProgressOptions = {}): LiveProgress {
   const draw = () => {
     if (mode === "silent") return;
     surface ??= openSurface(mode, stream);
-    const text = options.tokenizer ? options.tokenizer.decode(lastIds.slice(-DECODED_IDS)) : undefined;
+    const text = options.tokenizer && lastIds.length > 0 ? options.tokenizer.decode(lastIds.slice(-DECODED_IDS)) : undefined;
     surface.show(formatLiveLine(options.label, stats(), text, surface.width));
     updates++;
   };
 
+  /** Counts `count` tokens so far and redraws when the interval has passed. */
+  const counted = (count: number, ids: readonly number[] | undefined) => {
+    if (finished) return;
+    tokens = count;
+    lastIds = ids ?? [];
+    firstTokenAt ??= now();
+    if (mode === "silent") return;
+    const time = now();
+    if (time - lastDraw < interval) return;
+    lastDraw = time;
+    draw();
+  };
+  /** A batch's tokens per request (each request's ids start with the decoder start token). */
+  const perRequest: number[] = [];
+  let batchTokens = 0;
+
   return {
-    onToken(ids: readonly number[]) {
-      if (finished) return;
-      // The ids start with the decoder start token; a beam search reports its best live beam.
-      tokens = Math.max(0, ids.length - 1);
-      lastIds = ids;
-      firstTokenAt ??= now();
-      if (mode === "silent") return;
-      const time = now();
-      if (time - lastDraw < interval) return;
-      lastDraw = time;
-      draw();
+    // The ids start with the decoder start token; a beam search reports its best live beam.
+    onToken: (ids: readonly number[]) => counted(Math.max(0, ids.length - 1), ids),
+    onBatchToken(ids: readonly number[], requestIndex: number) {
+      const count = Math.max(0, ids.length - 1);
+      batchTokens += count - (perRequest[requestIndex] ?? 0);
+      perRequest[requestIndex] = count;
+      counted(batchTokens, undefined);
     },
     done(text?: string) {
       if (finished) return;
@@ -151,7 +168,7 @@ function openSurface(mode: Exclude<LiveProgressMode, "auto" | "silent">, stream:
   if (mode === "terminal") {
     let drawn = false;
     return {
-      width: Math.max(40, (stream.columns ?? 100) - 1),
+      width: Math.max(40, (stream.columns || 100) - 1), // a pty without a size reports 0
       show(line) {
         stream.write(`\r${line}\x1b[K`);
         drawn = true;

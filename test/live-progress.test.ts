@@ -104,6 +104,29 @@ describe("live-progress", function () {
     assert.equal(writes.length, 2);
   });
 
+  it("for a runBatch, sums the tokens of every request, finished ones included, and shows no text", function () {
+    const { writes, stream } = fakeStream(false);
+    const clock = fakeClock();
+    const { calls, tokenizer } = decoding();
+    const p = liveProgress({ label: "runBatch of 3", tokenizer, stream, now: clock.now, intervalMs: 1000, print: () => undefined });
+    // Three requests decoding together; request 1 ends after 4 steps, the others go on.
+    for (let step = 1; step <= 20; step++) {
+      clock.advance(100);
+      for (const request of [0, 1, 2]) {
+        if (request === 1 && step > 4) continue;
+        p.onBatchToken(idsOf(step), request);
+      }
+    }
+    assert.equal(p.stats().tokens, 20 + 4 + 20);
+    assert.deepEqual(writes, [
+      // Drawn at the first call past each second: request 0 at its 10th and 20th token, request 2 a step behind.
+      "runBatch of 3: 23 tokens, 24.4 tokens/s, 1.0 s\n",
+      "runBatch of 3: 43 tokens, 22.1 tokens/s, 2.0 s\n",
+    ]);
+    assert.deepEqual(calls, [], "nothing decoded: no single text to show");
+    p.done();
+  });
+
   it("when quiet, draws nothing and still prints the result", function () {
     const { writes, stream } = fakeStream(true);
     const clock = fakeClock();

@@ -8,6 +8,8 @@
  *   sample2.jpg; FLORENCE2_IMAGE unset): all 15 notebooks, each task on its own photo, the OCR tasks on sample2.jpg;
  * - FLORENCE2_IMAGE set to a portrait image and to a tiny one: the region notebooks and all-tasks, whose region
  *   inputs must be scaled to the image.
+ * all-tasks.ipynb also runs the 14 tasks as one runBatch: its cell must say that every batched result is the per-task
+ * run's, and the table and chart must show the batched shares.
  * One notebook gets failing cells injected (a throw, a bad task, a type error): the kernel stays usable and every
  * later cell still runs (tslab aborts requests that reach it within 200 ms of a failure; see
  * kernel-setup/tslab_bridge.py).
@@ -29,6 +31,7 @@ import { WALKTHROUGH_TASKS, type TaskSpec } from "../src/tasks";
 import { SERIES_COLORS, layoutChart } from "../src/walkthrough/chart";
 import { parseWalkthroughArgs } from "../src/walkthrough/cli";
 import { SEED_SETUP, SEED_TIMINGS } from "../src/walkthrough/seed-timings";
+import { BATCHED_NOTE } from "../src/walkthrough/timing-table";
 import { STANDIN_NOTE } from "../src/walkthrough/standin-note";
 import { WALKTHROUGH_SETTINGS, photoOf, settingsLine, walkthroughInput } from "../src/walkthrough/steps";
 import {
@@ -400,9 +403,27 @@ describe("notebooks (executed with the tslab kernel on a stand-in model)", funct
       }
     });
 
+    it("runs the same tasks as one runBatch: its timing lines, where the time went, and batched results the same as the per-task runs", () => {
+      const { cell } = findCell(run().notebook, "model.runBatch(");
+      assert.equal(streamText(cell, "stderr"), "");
+      const stdout = streamText(cell, "stdout");
+      assert.equal(timingLines(cell).length, 1, stdout);
+      const n = WALKTHROUGH_TASKS.length;
+      assert.match(stdout, new RegExp(`^One runBatch of ${n} requests: (${IPYTHON_TIME}), against (${IPYTHON_TIME}) for the ${n} per-task runs one after another \\(\\d+\\.\\d\\dx\\)\\.$`, "m"));
+      const photos = new Set(WALKTHROUGH_TASKS.map((t) => setup().imageOf(t).file)).size;
+      assert.match(stdout, new RegExp(`^  vision encoder .* \\(${photos} runs? for ${photos} photos?; the per-task runs: ${photos} runs?\\), text encoder .*, decoder .* \\(\\d+ steps in \\d+ waves?, up to \\d+ rows a step\\)`, "m"));
+      assert.ok(
+        stdout.includes(`${STANDIN_NOTE} Batched results are the same as the per-task runs for all ${n} tasks (ids, text and parsed result; largest beam-score difference `),
+        stdout,
+      );
+      assert.doesNotMatch(cellText(cell), /tokens\/s/, "no progress line left in the saved notebook");
+    });
+
     it("prints the timing table beside the seed's T4 figures, naming each task's photo, the device and model, and shows the chart", async () => {
+      const batchTime = new RegExp(`^One runBatch of \\d+ requests: (${IPYTHON_TIME}),`, "m").exec(streamText(findCell(run().notebook, "model.runBatch(").cell, "stdout"))?.[1];
       const { cell } = findCell(run().notebook, "timingTable(");
       const table = streamText(cell, "stdout");
+      assert.ok(table.includes(BATCHED_NOTE), "says what the batched column holds");
       assert.ok(table.includes(SEED_SETUP), table);
       assert.ok(table.includes(`onnxruntime-node on CPU (${os.cpus()[0].model.trim()}`), "names this machine's CPU");
       assert.ok(table.includes("stand-in model (random weights)"), "names the model, here as a stand-in");
@@ -412,22 +433,25 @@ describe("notebooks (executed with the tslab kernel on a stand-in model)", funct
         assert.ok(row, `a row for ${task.name}`);
         const [photo, ...times] = row.trim().split(/\s{2,}/).slice(1);
         assert.equal(photo, path.basename(setup().imageOf(task).file), row);
-        assert.equal(times.length, 4, `this run's wall and CPU times and the seed's: ${row}`);
+        assert.equal(times.length, 5, `this run's wall and CPU times, the batched share and the seed's times: ${row}`);
         for (const time of times) assert.match(time, new RegExp(`^${IPYTHON_TIME}$`), row);
         const seed = SEED_TIMINGS[task.token];
-        assert.deepEqual(times.slice(2), [seed.wall, seed.total], `the seed's wall and CPU times in ${row}`);
+        assert.deepEqual(times.slice(3), [seed.wall, seed.total], `the seed's wall and CPU times in ${row}`);
       }
+      const total = table.split("\n").find((line) => line.startsWith(`all ${WALKTHROUGH_TASKS.length} tasks`)) ?? "";
+      assert.equal(total.trim().split(/\s{2,}/)[3], batchTime, `the batched shares add up to the batch's time: ${total}`);
       const pngs = cellPngs(cell);
       assert.equal(pngs.length, 1, "the chart");
       const chart = await rgba(pngs[0]);
+      const colors = [SERIES_COLORS.thisRun, SERIES_COLORS.seed, SERIES_COLORS.batched];
       const layout = layoutChart({
         title: "",
-        subtitle: ["", ""],
+        subtitle: ["", "", ""],
         rows: WALKTHROUGH_TASKS.map((t) => t.name),
-        series: [SERIES_COLORS.thisRun, SERIES_COLORS.seed].map((color) => ({ label: "", color, seconds: WALKTHROUGH_TASKS.map(() => 1) })),
+        series: colors.map((color) => ({ label: "", color, seconds: WALKTHROUGH_TASKS.map(() => 1) })),
       });
-      assert.deepEqual([chart.width, chart.height], [layout.width, layout.height], "a bar per task for this run and the seed");
-      for (const color of [SERIES_COLORS.thisRun, SERIES_COLORS.seed]) {
+      assert.deepEqual([chart.width, chart.height], [layout.width, layout.height], "a bar per task for this run, the seed and the batched run");
+      for (const color of colors) {
         const [r, g, b] = [1, 3, 5].map((i) => Number.parseInt(color.slice(i, i + 2), 16));
         let found = 0;
         for (let p = 0; p < chart.data.length; p += 4) if (chart.data[p] === r && chart.data[p + 1] === g && chart.data[p + 2] === b) found++;

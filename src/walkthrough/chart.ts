@@ -124,15 +124,26 @@ export async function drawChart(spec: ChartSpec): Promise<Drawing> {
   return { png, canvas };
 }
 
-/** The walkthrough's chart: this run's wall time per task beside the seed's T4 time, device and model in the title. */
+/**
+ * The walkthrough's chart: this run's wall time per task beside the seed's T4 time, device and model in the title,
+ * and a third bar per task, its share of the batched run, when the runs have one (TaskRun.batched).
+ */
 export function walkthroughChartSpec(runs: readonly TaskRun[], context: RunContext, extra: readonly ChartSeries[] = []): ChartSpec {
+  const batched = runs.some((r) => r.batched !== undefined);
   return {
     title: `Wall time per task: this run on ${deviceText(context.device)} vs the walkthrough on ${SEED_DEVICE}`,
-    subtitle: [`this run: ${modelText(context)}, onnxruntime-node`, `seed: ${SEED_SETUP}`],
+    subtitle: [
+      `this run: ${modelText(context)}, onnxruntime-node`,
+      `seed: ${SEED_SETUP}`,
+      ...(batched ? ["batched: the same tasks as one model.runBatch call; each bar is the task's share of the batch's time"] : []),
+    ],
     rows: runs.map((r) => (r.photo && r.photo !== "sample.jpg" ? `${r.task.name} (${r.photo})` : r.task.name)),
     series: [
       { label: `this run (${context.device.label})`, color: SERIES_COLORS.thisRun, seconds: runs.map((r) => r.times.wall) },
       { label: `seed (Colab ${SEED_DEVICE})`, color: SERIES_COLORS.seed, seconds: runs.map((r) => seedWallSeconds(r.task.token)) },
+      ...(batched
+        ? [{ label: `batched, share of one runBatch (${context.device.label})`, color: SERIES_COLORS.batched, seconds: runs.map((r) => r.batched) }]
+        : []),
       ...extra,
     ],
   };

@@ -7,22 +7,45 @@ import {
   DEFAULT_MODEL, DEVICE_OPTIONS, DTYPE_SUFFIX, FLORENCE2_MODELS, WALKTHROUGH_TASKS, getTask, resolveDtypes,
   type DeviceOption, type Dtype, type EarlyStopping, type TaskSpec,
 } from "../index";
+import { IMAGE_EXTENSIONS } from "./image-files";
+import { DEFAULT_RESULTS_FILE, imagesModeTasks } from "./images-run";
 import { WALKTHROUGH_PHOTOS, WALKTHROUGH_SETTINGS, type GenerationSettings } from "./steps";
 
-export interface WalkthroughOptions {
+/** What every mode of the command takes. */
+interface CommonOptions {
   model: string;
   dtype: Dtype;
-  /** A file path or http(s) URL for every task; undefined = each task's walkthrough photo. */
-  image?: string;
   tasks: readonly TaskSpec[];
   settings: GenerationSettings;
   /** undefined = FLORENCE2_DEVICE, else "auto" (the library's default). */
   device?: DeviceOption;
-  outDir: string;
   standin: boolean;
-  /** No live progress line while a task runs. */
+  /** No live progress line while a task runs, no progress bar over images. */
   quiet: boolean;
 }
+
+/** `npm start [-- --batch]`: the walkthrough's tasks on its photos (or one image), drawn, timed and charted. */
+export interface WalkthroughOptions extends CommonOptions {
+  mode: "walkthrough";
+  /** A file path or http(s) URL for every task; undefined = each task's walkthrough photo. */
+  image?: string;
+  outDir: string;
+  /** Also run the tasks as one model.runBatch call, and show both times. */
+  batch: boolean;
+}
+
+/** `npm start -- --images <folder or files>`: the tasks on the user's photos, appended to a JSON Lines file. */
+export interface ImagesOptions extends CommonOptions {
+  mode: "images";
+  /** Files and folders as given (a folder stands for its image files). */
+  paths: readonly string[];
+  /** The JSON Lines file results are appended to (absolute). */
+  resultsFile: string;
+  /** The phrase for text tasks (CAPTION_TO_PHRASE_GROUNDING ...), the same for every image. */
+  text?: string;
+}
+
+export type CommandOptions = WalkthroughOptions | ImagesOptions;
 
 /** Thrown for a wrong command line: the message is printed with a pointer to --help, exit code 2. */
 export class UsageError extends Error {
@@ -47,10 +70,13 @@ function wrapList(items: readonly string[], indent: number, width = 110): string
 const { street, market } = WALKTHROUGH_PHOTOS;
 
 export const USAGE = `Usage: npm start -- [options]
+       npm start -- --images <folder|files...> [--tasks <list>] [--out results.jsonl] [options]
 
 Runs the Colab walkthrough's Florence-2 tasks without Jupyter: loads the model (downloading it on first use),
 runs each task on its photo, prints the parsed results and timings, writes each drawn result as a PNG, and ends
-with a timing table and chart beside the walkthrough's T4 times.
+with a timing table and chart beside the walkthrough's T4 times. With --batch it then runs the same tasks as one
+batch and shows both times. With --images it runs tasks on your own photos instead and appends the results to a
+JSON Lines file, one line per photo and task (a run stopped midway resumes where it stopped).
 
 Options:
   --model <id|folder>     Hub model id or local model folder (default ${DEFAULT_MODEL});
@@ -66,10 +92,26 @@ Options:
   --device <device>       ${DEVICE_OPTIONS.join(", ")} (default: FLORENCE2_DEVICE, else auto: CUDA when an NVIDIA GPU
                           and onnxruntime-node's CUDA provider are there, else the CPU)
   --out <folder>          where the PNGs go (default output/)
+  --batch                 then run the same tasks again as one batch (model.runBatch: each photo encoded once,
+                          all tasks decoded together) and show both times in the table and chart
   --standin               use a generated tiny stand-in model with random weights instead (no download;
                           its outputs are not Florence-2's)
-  --quiet                 no live progress line while a task runs
+  --quiet                 no live progress line while a task runs (with --images: no progress bar)
   -h, --help              show this text
+
+Your own photos:
+  --images <folder|files> the photos to run on: a folder (its ${IMAGE_EXTENSIONS.join(" ")} files, not its
+                          subfolders) or files; more may follow (--images photos/*.jpg)
+  --tasks <list>          default with --images: the walkthrough's tasks that need no phrase from you
+                          (${wrapList(imagesModeTasks(false).map((t) => t.name), 27)});
+                          region tasks take the whole photo as their region
+  --text <phrase>         the phrase for CAPTION_TO_PHRASE_GROUNDING, OPEN_VOCABULARY_DETECTION and
+                          REFERRING_EXPRESSION_SEGMENTATION, the same for every photo (with --text, the default
+                          tasks include them)
+  --out <file.jsonl>      the JSON Lines file to append to (default ${DEFAULT_RESULTS_FILE}); pairs of photo and
+                          task already in it are skipped, so the same command resumes a stopped run
+  Photos are decoded together in batches (model.runBatch); a photo that can't be read is reported and skipped.
+  Exit code 1 when any photo was skipped, 130 when stopped with Ctrl-C (the file stays valid).
 
 Environment: FLORENCE2_CACHE (cache folder, default models/), FLORENCE2_DEVICE (cpu, cuda, auto), HF_ENDPOINT (Hub
 mirror), HF_TOKEN (token for private or gated models), HF_HUB_OFFLINE=1 (never use the network; the cache must be
@@ -99,37 +141,43 @@ function device(text: string | undefined): DeviceOption | undefined {
   return text as DeviceOption;
 }
 
-function parseTasks(text: string | undefined): readonly TaskSpec[] {
-  if (text === undefined) return WALKTHROUGH_TASKS;
+/** The tasks of --tasks; undefined when it wasn't given. */
+function parseTasks(text: string | undefined): readonly TaskSpec[] | undefined {
+  if (text === undefined) return undefined;
   const names = text.split(",").map((t) => t.trim()).filter((t) => t !== "");
   if (names.length === 0) {
     throw new UsageError(`Expected a comma-separated list of tasks for --tasks but received "${text}".`);
   }
   try {
-    return names.map((n) => getTask(n));
+    return [...new Map(names.map((n) => getTask(n)).map((t) => [t.token, t])).values()];
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
 }
 
 /** The command line (after `npm start --`) as options; `null` when --help was asked for. */
-export function parseWalkthroughArgs(argv: readonly string[]): WalkthroughOptions | null {
+export function parseWalkthroughArgs(argv: readonly string[]): CommandOptions | null {
   let values;
+  let positionals: string[];
   try {
-    ({ values } = parseArgs({
+    ({ values, positionals } = parseArgs({
       args: [...argv],
       strict: true,
-      allowPositionals: false,
+      // Only for --images: a shell glob (--images photos/*.jpg) gives the files after the first as positionals.
+      allowPositionals: true,
       options: {
         model: { type: "string" },
         dtype: { type: "string" },
         image: { type: "string" },
+        images: { type: "string", multiple: true },
+        text: { type: "string" },
         tasks: { type: "string" },
         "num-beams": { type: "string" },
         "max-new-tokens": { type: "string" },
         "early-stopping": { type: "string" },
         device: { type: "string" },
         out: { type: "string" },
+        batch: { type: "boolean" },
         standin: { type: "boolean" },
         quiet: { type: "boolean" },
         help: { type: "boolean", short: "h" },
@@ -148,19 +196,65 @@ export function parseWalkthroughArgs(argv: readonly string[]): WalkthroughOption
   if (values.standin && values.model !== undefined) {
     throw new UsageError("--standin generates its own model: leave out --model.");
   }
-  return {
+  const common = {
     model: values.model ?? DEFAULT_MODEL,
     dtype: dtype as Dtype,
-    image: values.image,
-    tasks: parseTasks(values.tasks),
     settings: {
       numBeams: positiveInteger("num-beams", values["num-beams"], WALKTHROUGH_SETTINGS.numBeams),
       maxNewTokens: positiveInteger("max-new-tokens", values["max-new-tokens"], WALKTHROUGH_SETTINGS.maxNewTokens),
       earlyStopping: earlyStopping(values["early-stopping"]),
     },
     device: device(values.device),
-    outDir: path.resolve(values.out ?? "output"),
     standin: !!values.standin,
     quiet: !!values.quiet,
   };
+  if (values.images !== undefined) {
+    if (values.image !== undefined) throw new UsageError("--image (one image for the walkthrough) and --images (your photos) don't go together: choose one.");
+    if (values.batch) throw new UsageError("--images always decodes its photos in batches: leave out --batch.");
+    return { ...common, mode: "images", ...imagesOptions([...values.images, ...positionals], values.tasks, values.text, values.out) };
+  }
+  if (positionals.length > 0) {
+    throw new UsageError(`Unexpected argument '${positionals[0]}': options start with --, and only --images takes several values.`);
+  }
+  if (values.text !== undefined) {
+    throw new UsageError("--text is the phrase for your photos with --images; the walkthrough uses its own phrases.");
+  }
+  return {
+    ...common,
+    mode: "walkthrough",
+    image: values.image,
+    tasks: parseTasks(values.tasks) ?? WALKTHROUGH_TASKS,
+    outDir: path.resolve(values.out ?? "output"),
+    batch: !!values.batch,
+  };
+}
+
+/** --images' paths, tasks, phrase and results file, checked against each other. */
+function imagesOptions(
+  paths: string[],
+  tasksText: string | undefined,
+  text: string | undefined,
+  out: string | undefined,
+): Pick<ImagesOptions, "paths" | "tasks" | "text" | "resultsFile"> {
+  if (paths.some((p) => p === "")) throw new UsageError("Expected a folder or image files for --images but received an empty path.");
+  if (text !== undefined && text.trim() === "") throw new UsageError("Expected a phrase for --text but received an empty one.");
+  const tasks = parseTasks(tasksText) ?? imagesModeTasks(text !== undefined);
+  const needPhrase = tasks.filter((t) => t.input === "text");
+  if (needPhrase.length > 0 && text === undefined) {
+    throw new UsageError(
+      `${needPhrase.map((t) => t.name).join(", ")} ${needPhrase.length === 1 ? "takes" : "take"} a phrase: give it with ` +
+        `--text "<phrase>" (used for every photo), or leave ${needPhrase.length === 1 ? "it" : "them"} out of --tasks.`,
+    );
+  }
+  if (text !== undefined && needPhrase.length === 0) {
+    throw new UsageError(`--text is for tasks that take a phrase, and none of --tasks does (${tasks.map((t) => t.name).join(", ")}).`);
+  }
+  const resultsFile = path.resolve(out ?? DEFAULT_RESULTS_FILE);
+  if (path.extname(resultsFile).toLowerCase() !== ".jsonl") {
+    throw new UsageError(
+      `Expected a .jsonl file for --out with --images (results are appended to it as JSON Lines) but received "${out}". ` +
+        `Give a file name such as results.jsonl.`,
+    );
+  }
+  return { paths, tasks, text, resultsFile };
 }

@@ -1,30 +1,26 @@
 /**
  * The walkthrough without Jupyter (`npm start`): load the model, run each task on its photo with the walkthrough's
  * settings, print the parsed result (a live progress line while it runs) and `%%time` lines, write the drawing,
- * and end with the timing table and chart. It uses the library only through its public entry, as a user would.
+ * and end with the timing table and chart. With --batch, the same tasks then run as one `model.runBatch` call, and
+ * the table and chart show both. It uses the library only through its public entry, as a user would.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import {
-  Florence2, drawResult, formatCellTimes, liveProgress, loadImageRgb, startTimer,
-  type PixelBox, type RgbImage, type TaskSpec,
+  drawResult, formatCellTimes, liveProgress, loadImageRgb, startTimer,
+  type BatchRequest, type Florence2, type PixelBox, type RgbImage, type RunOutput, type TaskSpec,
 } from "../index";
+import { addBatchedShares, batchSummary, compareBatched } from "./batched";
 import { drawWalkthroughChart } from "./chart";
 import type { WalkthroughOptions } from "./cli";
+import { withCommandModel } from "./load-model";
 import { walkthroughPhotoFile } from "./photos";
-import { STANDIN_NOTE } from "./standin-note";
-import { writeWalkthroughStandIn } from "./standin-model";
-import { photoOf, settingsLine, walkthroughInput } from "./steps";
+import { notedPrinter } from "./standin-note";
+import { photoOf, walkthroughInput } from "./steps";
 import { timingTable, type RunContext, type TaskRun } from "./timing-table";
 
 /** Where the command's text goes; stand-in mode marks every line. */
 type Print = (text: string) => void;
-
-function printer(standin: boolean, write: (line: string) => void): Print {
-  return (text) => {
-    for (const line of text.split("\n")) write(standin ? `${STANDIN_NOTE} ${line}` : line);
-  };
-}
 
 /** The image of each task: one the user gave for all, or the walkthrough's photo of the task (decoded once each). */
 class Images {
@@ -42,45 +38,64 @@ class Images {
   }
 }
 
+/** One task's run: its row of the table, and what the batch needs to run it again. */
+interface TaskOutcome {
+  run: TaskRun;
+  request: BatchRequest;
+  output: RunOutput;
+}
+
 /** Runs the walkthrough; returns each task's times. Errors propagate (see main.ts for how they are shown). */
 export async function runWalkthrough(options: WalkthroughOptions, write: (line: string) => void = console.log): Promise<TaskRun[]> {
-  const print = printer(options.standin, write);
-  if (options.standin) print("Writing a tiny stand-in model with random weights (not Florence-2) ...");
-  const standin = options.standin ? await writeWalkthroughStandIn(options.dtype) : null;
-  try {
-    // Florence2.load downloads a Hub id on first use, with progress on stderr. Each task runs the vision encoder
-    // again (no feature cache), as the walkthrough's run_example did, so that its times compare with the seed's.
-    const model = await Florence2.load(standin ?? options.model, { dtype: options.dtype, device: options.device, cacheImageFeatures: false });
-    try {
-      const name = standin ? "generated stand-in (random weights)" : options.model;
-      print(`Model: ${name} (${options.dtype}) from ${model.folder}`);
-      print(model.device.summary);
-      print(`Settings: ${settingsLine(options.settings)}`);
-      fs.mkdirSync(options.outDir, { recursive: true });
-      const images = new Images(options.image, print);
-      const runs: TaskRun[] = [];
-      for (const [i, task] of options.tasks.entries()) {
-        runs.push(await runTask(model, images, task, i, options, print));
-      }
-      const context: RunContext = {
-        model: options.model,
-        dtype: options.dtype,
-        settings: options.settings,
-        device: model.device,
-        standin: options.standin,
-      };
-      print("");
-      print(timingTable(runs, context));
-      const chart = path.join(options.outDir, "timings.png");
-      fs.writeFileSync(chart, (await drawWalkthroughChart(runs, context)).png);
-      print(`Chart: ${chart}`);
-      return runs;
-    } finally {
-      await model.dispose();
+  const print = notedPrinter(options.standin, write);
+  // Each task runs the vision encoder again (no feature cache), as the walkthrough's run_example did, so that its
+  // times compare with the seed's.
+  return withCommandModel(options, print, { cacheImageFeatures: false }, async (model) => {
+    fs.mkdirSync(options.outDir, { recursive: true });
+    const images = new Images(options.image, print);
+    const outcomes: TaskOutcome[] = [];
+    for (const [i, task] of options.tasks.entries()) {
+      outcomes.push(await runTask(model, images, task, i, options, print));
     }
+    const runs = outcomes.map((o) => o.run);
+    if (options.batch) await runAsBatch(model, outcomes, options, print);
+    const context: RunContext = {
+      model: options.model,
+      dtype: options.dtype,
+      settings: options.settings,
+      device: model.device,
+      standin: options.standin,
+    };
+    print("");
+    print(timingTable(runs, context));
+    const chart = path.join(options.outDir, "timings.png");
+    fs.writeFileSync(chart, (await drawWalkthroughChart(runs, context)).png);
+    print(`Chart: ${chart}`);
+    return runs;
+  });
+}
+
+/**
+ * The tasks again, as one runBatch call on the same images with the same inputs and settings: each photo is
+ * encoded once (the per-task runs encoded it for every task, as the walkthrough did). Prints its `%%time` lines,
+ * where its time went, and whether every output is the one the task's own run gave; sets each run's share.
+ */
+async function runAsBatch(model: Florence2, outcomes: readonly TaskOutcome[], options: WalkthroughOptions, print: Print): Promise<void> {
+  const runs = outcomes.map((o) => o.run);
+  print("");
+  print(`── all ${outcomes.length} tasks again, as one model.runBatch call`);
+  const progress = liveProgress({ label: `runBatch of ${outcomes.length} requests`, mode: options.quiet ? "silent" : "auto", print });
+  const timer = startTimer();
+  let batched: RunOutput[];
+  try {
+    batched = await model.runBatch(outcomes.map((o) => o.request), { ...options.settings, onToken: progress.onBatchToken });
   } finally {
-    if (standin) fs.rmSync(path.dirname(standin), { recursive: true, force: true });
+    progress.done();
   }
+  print(formatCellTimes(timer.stop()));
+  print(batchSummary(runs, outcomes.map((o) => o.output), batched));
+  print(compareBatched(outcomes.map((o) => o.output), batched).summary);
+  addBatchedShares(runs, batched);
 }
 
 async function runTask(
@@ -90,7 +105,7 @@ async function runTask(
   index: number,
   options: WalkthroughOptions,
   print: Print,
-): Promise<TaskRun> {
+): Promise<TaskOutcome> {
   const { image, source, label, isNew } = await images.forTask(task);
   const input = walkthroughInput(task, { width: image.width, height: image.height });
   print("");
@@ -115,5 +130,5 @@ async function runTask(
   const png = path.join(options.outDir, `${String(index + 1).padStart(2, "0")}-${task.name}.png`);
   fs.writeFileSync(png, drawing.png);
   print(`Drawn: ${png}`);
-  return { task, times, photo: label, png };
+  return { run: { task, times, photo: label, png }, request: { image, task: task.token, input }, output: out };
 }

@@ -13,3 +13,10 @@ export function standInNote(folder: string): string {
 }
 
 export { isStandInFolder };
+
+/** Prints text line by line, each line of a stand-in's run starting with STANDIN_NOTE. */
+export function notedPrinter(standin: boolean, write: (line: string) => void): (text: string) => void {
+  return (text) => {
+    for (const line of text.split("\n")) write(standin ? `${STANDIN_NOTE} ${line}` : line);
+  };
+}

@@ -1,6 +1,7 @@
 /**
  * This run's per-task times beside the seed's (the walkthrough's `%%time` figures on Colab's T4), as a text table
- * for the all-tasks notebook and `npm start`, with the device, the model, the settings and each task's photo named.
+ * for the all-tasks notebook and `npm start`, with the device, the model, the settings and each task's photo named;
+ * and, when the tasks were also run as one batch (batched.ts), each task's share of the batch.
  */
 import { formatTime, type CellTimes, type DeviceChoice, type TaskSpec } from "../index";
 import { SEED_DEVICE, SEED_SETUP, SEED_TIMINGS, seedCpuTotalSeconds, seedWallSeconds } from "./seed-timings";
@@ -14,6 +15,11 @@ export interface TaskRun {
   photo?: string;
   /** Where its drawing was written (npm start). */
   png?: string;
+  /**
+   * When all tasks also ran as one `model.runBatch`: this task's share of that batch's wall time, in seconds
+   * (`RunTimings.total`; the shares add up to the batch's time).
+   */
+  batched?: number;
 }
 
 /** What the table says about this run. */
@@ -40,12 +46,26 @@ export function modelText(context: Pick<RunContext, "model" | "dtype" | "standin
   return `${context.standin ? "stand-in model (random weights)" : context.model} ${context.dtype}`;
 }
 
-/** The table: one row per run, a total row, IPython's time format for every figure (so both sides read alike). */
+/** What the batched column holds, said under the table's heading. */
+export const BATCHED_NOTE =
+  "batched: the same tasks as one model.runBatch call (each photo encoded once, all decoded together); a task's " +
+  "figure is its share of the batch's wall time, and the shares add up to it";
+
+/**
+ * The table: one row per run, a total row, IPython's time format for every figure (so both sides read alike). A
+ * batched column appears when any run has a batched share.
+ */
 export function timingTable(runs: readonly TaskRun[], context: RunContext): string {
   const here = `this run: onnxruntime-node on ${deviceText(context.device)}, ${modelText(context)}, ${settingsLine(context.settings)}`;
+  const batched = runs.some((r) => r.batched !== undefined);
+  const orDash = (seconds: number | undefined) => (seconds === undefined ? "-" : formatTime(seconds));
   const rows = runs.map((r) => {
     const seed = SEED_TIMINGS[r.task.token];
-    return [r.task.name, r.photo ?? "-", formatTime(r.times.wall), formatTime(r.times.total), seed?.wall ?? "-", seed?.total ?? "-"];
+    return [
+      r.task.name, r.photo ?? "-", formatTime(r.times.wall), formatTime(r.times.total),
+      ...(batched ? [orDash(r.batched)] : []),
+      seed?.wall ?? "-", seed?.total ?? "-",
+    ];
   });
   const sum = (seconds: (r: TaskRun) => number | undefined) => formatTime(runs.reduce((s, r) => s + (seconds(r) ?? 0), 0));
   rows.push([
@@ -53,17 +73,22 @@ export function timingTable(runs: readonly TaskRun[], context: RunContext): stri
     "",
     sum((r) => r.times.wall),
     sum((r) => r.times.total),
+    ...(batched ? [sum((r) => r.batched)] : []),
     sum((r) => seedWallSeconds(r.task.token)),
     sum((r) => seedCpuTotalSeconds(r.task.token)),
   ]);
   const label = context.device.label;
-  const header = ["task", "photo", `wall (${label})`, `CPU total (${label})`, `wall (seed, ${SEED_DEVICE})`, `CPU total (seed, ${SEED_DEVICE})`];
+  const header = [
+    "task", "photo", `wall (${label})`, `CPU total (${label})`, ...(batched ? [`batched wall (${label})`] : []),
+    `wall (seed, ${SEED_DEVICE})`, `CPU total (seed, ${SEED_DEVICE})`,
+  ];
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
   const line = (cells: readonly string[]) => cells.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd();
   return [
     "Per-task times (each task timed whole: image, vision encoder, prompt, generation, post-processing, as the " +
       "walkthrough's %%time cells)",
     `  ${here}`,
+    ...(batched ? [`  ${BATCHED_NOTE}`] : []),
     `  seed: ${SEED_SETUP}`,
     line(header),
     line(widths.map((w) => "-".repeat(w))),

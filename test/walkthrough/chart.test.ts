@@ -85,7 +85,7 @@ describe("walkthrough/chart: the timing chart", function () {
     assert.ok(darkIn(16, Math.round(layout.rowCenters[1]) - 6, layout.plotLeft - 8, Math.round(layout.rowCenters[1]) + 6) > 10, "row label");
   });
 
-  it("builds the walkthrough's chart from this run and the seed's T4 times, naming device and model", async function () {
+  it("builds the walkthrough's chart from this run and the seed's T4 times, naming device and model, and the batched shares as a third series", async function () {
     const runs: TaskRun[] = [
       { task: getTask("<CAPTION>"), times: { user: 1, sys: 0, total: 1, wall: 0.9 }, photo: "sample.jpg" },
       { task: getTask("<OCR_WITH_REGION>"), times: { user: 9, sys: 0, total: 9, wall: 6.2 }, photo: "sample2.jpg" },
@@ -99,15 +99,25 @@ describe("walkthrough/chart: the timing chart", function () {
     assert.ok(spec.subtitle?.[0].includes("onnx-community/Florence-2-base-ft fp32"));
     assert.deepEqual(spec.rows, ["CAPTION", "OCR_WITH_REGION (sample2.jpg)"]);
     assert.deepEqual(spec.series.map((s) => s.seconds), [[0.9, 6.2], [seedWallSeconds("<CAPTION>"), seedWallSeconds("<OCR_WITH_REGION>")]]);
-    const batched = { label: "batched", color: SERIES_COLORS.batched, seconds: [0.3, 2] };
-    const withBatch = walkthroughChartSpec(runs, context, [batched]);
+    assert.equal(spec.subtitle?.length, 2, "no batched line without a batched run");
+    // With the batched run's shares: a third series, in its colour, named in the legend and the subtitle.
+    const withShares = runs.map((r, i) => ({ ...r, batched: [0.3, 2][i] }));
+    const withBatch = walkthroughChartSpec(withShares, context);
     assert.equal(withBatch.series.length, 3);
-    const { png } = await drawWalkthroughChart(runs, context, [batched]);
+    assert.deepEqual(withBatch.series[2].seconds, [0.3, 2]);
+    assert.equal(withBatch.series[2].color, SERIES_COLORS.batched);
+    assert.match(withBatch.series[2].label, /^batched, share of one runBatch \(CPU\)$/);
+    assert.match(withBatch.subtitle?.[2] ?? "", /one model\.runBatch call; each bar is the task's share of the batch's time/);
+    const { png } = await drawWalkthroughChart(withShares, context);
     const layout = layoutChart(withBatch);
     const image = await pixels(png);
-    const bar = layout.bars.find((b) => b.row === 1 && b.series === 2);
-    assert.ok(bar);
-    assert.deepEqual(image.at(bar.x + Math.floor(bar.width / 2), bar.y + 7), hexToRgb(SERIES_COLORS.batched));
+    assert.deepEqual([image.width, image.height], [layout.width, layout.height]);
+    for (const row of [0, 1]) {
+      const bar = layout.bars.find((b) => b.row === row && b.series === 2);
+      assert.ok(bar);
+      assert.ok(Math.abs(bar.width - (withShares[row].batched as number) * ((layout.plotRight - layout.plotLeft) / layout.axisMax)) <= 0.5);
+      assert.deepEqual(image.at(bar.x + Math.floor(bar.width / 2), bar.y + 7), hexToRgb(SERIES_COLORS.batched));
+    }
   });
 
   it("rejects series that do not fit the rows, negative times and bad colours", async function () {

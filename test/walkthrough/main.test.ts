@@ -10,6 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import sharp from "sharp";
 import { WALKTHROUGH_TASKS } from "../../src/tasks";
+import { SERIES_COLORS } from "../../src/walkthrough/chart";
 import { SEED_TIMINGS } from "../../src/walkthrough/seed-timings";
 import { STANDIN_NOTE } from "../../src/walkthrough/standin-note";
 import { WALKTHROUGH_SETTINGS, settingsLine } from "../../src/walkthrough/steps";
@@ -95,6 +96,77 @@ describe("walkthrough/main: the npm start command", function () {
     assert.doesNotMatch(r.stdout + r.stderr, /tokens\/s/, "no progress line for quick tasks in a pipe");
     const standinFolder = /Model: generated stand-in .* from (\S+)$/.exec(lines.find((l) => l.includes("Model: ")) ?? "")?.[1];
     assert.ok(standinFolder && !fs.existsSync(standinFolder), `the stand-in folder ${standinFolder} is removed afterwards`);
+  });
+
+  it("--batch: runs the tasks again as one runBatch, says how they compare, and puts the batched shares in the table and chart", async function () {
+    const out = path.join(tmp, "out-batch");
+    const r = await runCommand(["--standin", "--image", image, "--batch", "--tasks", "CAPTION,OD,REGION_TO_CATEGORY,OCR", "--max-new-tokens", "16", "--out", out]);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    const lines = r.stdout.trimEnd().split("\n");
+    for (const line of lines) assert.ok(line.startsWith(STANDIN_NOTE), `unmarked line: ${line}`);
+    const at = lines.findIndex((l) => l.endsWith("── all 4 tasks again, as one model.runBatch call"));
+    assert.ok(at > 0 && lines.slice(0, at).filter((l) => /Wall time: /.test(l)).length === 4, "after the four per-task runs");
+    assert.match(lines[at + 1], /CPU times: user \S+ \S+, sys: \S+ \S+, total: \S+ \S+$/);
+    assert.match(lines[at + 2], /Wall time: \S+ \S+$/);
+    const batchTime = /One runBatch of 4 requests: (\S+ \S+), against \S+ \S+ for the 4 per-task runs one after another \(\d+\.\d\dx\)\.$/.exec(lines[at + 3])?.[1];
+    assert.ok(batchTime, lines[at + 3]);
+    // npm start runs the vision encoder for every task, as the walkthrough did; the batch once for the one image.
+    assert.match(lines[at + 4], /  vision encoder \S+ \S+ \(1 run for 1 photo; the per-task runs: 4 runs\), text encoder/);
+    assert.match(lines[at + 5], /Batched results are the same as the per-task runs for all 4 tasks \(ids, text and parsed result; largest beam-score difference /);
+    assert.ok(lines.some((l) => / task +photo +wall \(CPU\) +CPU total \(CPU\) +batched wall \(CPU\) +wall \(seed, T4\)/.test(l)));
+    const total = lines.find((l) => l.startsWith(`${STANDIN_NOTE} all 4 tasks `)) ?? "";
+    assert.equal(total.slice(STANDIN_NOTE.length).trim().split(/\s{2,}/)[3], batchTime, `the shares add up to the batch: ${total}`);
+    // The chart's third series: bars in the batched colour.
+    const { data, info } = await sharp(fs.readFileSync(path.join(out, "timings.png"))).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const [gr, gg, gb] = [1, 3, 5].map((i) => Number.parseInt(SERIES_COLORS.batched.slice(i, i + 2), 16));
+    let green = 0;
+    for (let p = 0; p < info.width * info.height * 3; p += 3) if (data[p] === gr && data[p + 1] === gg && data[p + 2] === gb) green++;
+    assert.ok(green > 4 * 14, `batched bars in the chart (${green} pixels)`);
+  });
+
+  it("--images: a progress line per batch, Ctrl-C stops with exit code 130 and a valid file, the same command resumes; a bad photo gives exit code 1", async function () {
+    const photos = path.join(tmp, "my-photos");
+    fs.mkdirSync(photos);
+    for (let i = 0; i < 10; i++) await writeImage(path.join(photos, `p${i}.jpg`), 64 + 8 * i, 48 + 4 * i, 3 + i);
+    fs.writeFileSync(path.join(photos, "p5-broken.jpg"), "not a JPEG");
+    const results = path.join(tmp, "mine.jsonl");
+    const args = ["--standin", "--images", photos, "--out", results];
+    // Stopped as soon as the first batch's lines are in the file, as a user's Ctrl-C.
+    const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    const closed = new Promise<number | null>((resolve) => child.on("close", resolve));
+    const poll = setInterval(() => {
+      if (fs.existsSync(results) && fs.statSync(results).size > 0) {
+        clearInterval(poll);
+        child.kill("SIGINT");
+      }
+    }, 20);
+    const code = await closed;
+    clearInterval(poll);
+    assert.equal(code, 130, stderr + stdout);
+    assert.match(stderr, /Stopping after Ctrl-C/);
+    const stopped = fs.readFileSync(results, "utf8");
+    assert.ok(stopped.endsWith("\n"));
+    const first = stopped.trimEnd().split("\n").map((l) => JSON.parse(l) as { file: string; task: string; standin: string });
+    assert.ok(first.length > 0 && first.length % 11 === 0 && first.length < 110, `whole photos only: ${first.length} lines`);
+    assert.ok(first.every((r) => r.standin === STANDIN_NOTE));
+    assert.match(stdout, new RegExp(`Stopped: ${first.length} results written to ${literal(results)}\\. Run the same command again to carry on\\.`));
+
+    const again = await runCommand(args);
+    assert.equal(again.code, 1, "a photo was skipped");
+    assert.match(again.stderr, /^Skipped .*p5-broken\.jpg: Cannot load image/m);
+    assert.match(again.stderr, /^photos \d+\/\d+ \(100%\), \d+s elapsed, ETA 0s, 1 skipped$/m, "plain progress lines in a pipe");
+    assert.match(again.stdout, new RegExp(`\\(${first.length} of this run's results already there: skipped\\)`));
+    const all = fs.readFileSync(results, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l) as { file: string; task: string });
+    assert.equal(all.length, 110);
+    assert.equal(new Set(all.map((r) => `${r.file} ${r.task}`)).size, 110, "no pair twice");
+
+    const missing = await runCommand(["--standin", "--images", path.join(tmp, "no-such-folder")]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /^Error: --images: there is no file or folder ".*no-such-folder"/);
   });
 
   it("runs the OCR tasks on the market photo and the others on the street photo, from the cache, and says so", async function () {

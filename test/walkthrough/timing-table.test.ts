@@ -40,4 +40,16 @@ describe("walkthrough/timing-table", function () {
     assert.equal(deviceText(GPU), "CUDA on Tesla T4");
     assert.equal(modelText({ model: "onnx-community/Florence-2-base-ft", dtype: "fp32", standin: false }), "onnx-community/Florence-2-base-ft fp32");
   });
+
+  it("adds a batched column, its note and its total when the runs have batched shares, '-' where a task has none", function () {
+    const withShares: TaskRun[] = [{ ...runs[0], batched: 0.5 }, { ...runs[1] }];
+    const table = timingTable(withShares, context).split("\n");
+    assert.match(table[2], /^ {2}batched: the same tasks as one model\.runBatch call .*the shares add up to it$/);
+    assert.match(table[4], /^task +photo +wall \(CPU\) +CPU total \(CPU\) +batched wall \(CPU\) +wall \(seed, T4\) +CPU total \(seed, T4\)$/);
+    const seed = (token: string) => `${literal(SEED_TIMINGS[token].wall)} +${literal(SEED_TIMINGS[token].total)}`;
+    assert.match(table[6], new RegExp(`^CAPTION +sample\\.jpg +1\\.25 s +2\\.5 s +500 ms +${seed("<CAPTION>")}$`));
+    assert.match(table[7], new RegExp(`^OCR +sample2\\.jpg +3\\.5 s +5 s +- +${seed("<OCR>")}$`));
+    assert.match(table[8], /^all 2 tasks +4\.75 s +7\.5 s +500 ms +1\.33 s +1\.34 s$/);
+    assert.ok(!timingTable(runs, context).includes("batched"), "no batched column without a batched run");
+  });
 });
