@@ -127,7 +127,7 @@ function explanation(task: TaskSpec): string {
 const SETUP_TEXT =
   `## Set-up\n\n` +
   `Run this notebook with the **${KERNEL_DISPLAY_NAME}** kernel (register it once with \`npm run kernel:install\`; ` +
-  `see the README). Environment variables, read when set (e.g. \`FLORENCE2_IMAGE=~/photo.jpg jupyter lab\`):\n\n` +
+  `see [README.md](README.md) in this folder). Environment variables, read when set (e.g. \`FLORENCE2_IMAGE=~/photo.jpg jupyter lab\`):\n\n` +
   `- \`FLORENCE2_MODEL\`: a Hugging Face model id or a local model folder (default \`${DEFAULT_MODEL}\`);\n` +
   `- \`FLORENCE2_IMAGE\`: your own image, a file path or an http(s) URL (default: the walkthrough's photo for the ` +
   `task, downloaded once into \`models/samples/\`); any size works, region inputs are scaled to it;\n` +
