@@ -9,7 +9,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { PixelBox, TaskResult } from "../index";
+import type { PixelBox, RunTimings, TaskResult } from "../index";
 import { settingsLine, type GenerationSettings } from "./steps";
 
 /** What a result depends on besides the photo and the task: lines of another identity are never mixed in. */
@@ -21,14 +21,8 @@ export interface RunIdentity {
 }
 
 /** This request's share of its batch's time, in milliseconds (see RunTimings in the library). */
-export interface RecordTimings {
-  total: number;
-  preprocess: number;
-  vision: number;
-  encoder: number;
-  decoder: number;
-  postprocess: number;
-  decoderSteps: number;
+export interface RecordTimings
+  extends Pick<RunTimings, "total" | "preprocess" | "vision" | "encoder" | "decoder" | "postprocess" | "decoderSteps"> {
   /** The batch this request was decoded in: its requests, photos and wall time (ms). */
   batch: { requests: number; images: number; total: number };
 }
