@@ -11,21 +11,9 @@ import { Florence2 } from "../src/florence2";
 import { formatLiveLine, liveProgress } from "../src/live-progress";
 import { BEAM_TEST_IDS, writeStandInModel } from "./support/standin";
 import { simulateKernel } from "./support/tslab-kernel";
-
-/** A stream that records what is written. */
-function fakeStream(isTTY: boolean, columns = 120) {
-  const writes: string[] = [];
-  return { writes, stream: { isTTY, columns, write: (s: string) => (writes.push(s), true) } };
-}
-
-/** A clock the test moves. */
-function fakeClock() {
-  let t = 1000;
-  return { now: () => t, advance: (ms: number) => (t += ms) };
-}
-
-/** ids as a decoder reports them: the start token 2, then `n` tokens. */
-const idsOf = (n: number) => [2, ...Array.from({ length: n }, (_, i) => 10 + i)];
+import { fakeClock, fakeStream, idsOf } from "./support/progress-fakes";
+const fakeStreamAt = (isTTY: boolean, columns = 120) => fakeStream(isTTY, columns);
+const fakeClockAt = () => fakeClock(1000);
 
 const decoding = () => {
   const calls: number[] = [];
@@ -52,8 +40,8 @@ describe("live-progress", function () {
 
   describe("on a terminal", function () {
     it("redraws one line with \\r at most every 200 ms, decoding only then and only the last ids, and clears it for the result", function () {
-      const { writes, stream } = fakeStream(true);
-      const clock = fakeClock();
+      const { writes, stream } = fakeStreamAt(true);
+      const clock = fakeClockAt();
       const printed: string[] = [];
       const { calls, tokenizer } = decoding();
       const p = liveProgress({ label: "<OD>", tokenizer, stream, now: clock.now, print: (t) => printed.push(t) });
@@ -77,8 +65,8 @@ describe("live-progress", function () {
     });
 
     it("leaves no trace when the run ends before the first update", function () {
-      const { writes, stream } = fakeStream(true);
-      const clock = fakeClock();
+      const { writes, stream } = fakeStreamAt(true);
+      const clock = fakeClockAt();
       const printed: string[] = [];
       const p = liveProgress({ label: "<CAPTION>", stream, now: clock.now, print: (t) => printed.push(t) });
       for (let n = 1; n <= 20; n++) {
@@ -92,8 +80,8 @@ describe("live-progress", function () {
   });
 
   it("in a log or pipe, writes a plain line every 10 s of a long task only", function () {
-    const { writes, stream } = fakeStream(false);
-    const clock = fakeClock();
+    const { writes, stream } = fakeStreamAt(false);
+    const clock = fakeClockAt();
     const p = liveProgress({ label: "<DENSE_REGION_CAPTION>", stream, now: clock.now, print: () => undefined });
     for (let n = 1; n <= 250; n++) {
       clock.advance(100);
@@ -105,8 +93,8 @@ describe("live-progress", function () {
   });
 
   it("for a runBatch, sums the tokens of every request, finished ones included, and shows no text", function () {
-    const { writes, stream } = fakeStream(false);
-    const clock = fakeClock();
+    const { writes, stream } = fakeStreamAt(false);
+    const clock = fakeClockAt();
     const { calls, tokenizer } = decoding();
     const p = liveProgress({ label: "runBatch of 3", tokenizer, stream, now: clock.now, intervalMs: 1000, print: () => undefined });
     // Three requests decoding together; request 1 ends after 4 steps, the others go on.
@@ -128,8 +116,8 @@ describe("live-progress", function () {
   });
 
   it("when quiet, draws nothing and still prints the result", function () {
-    const { writes, stream } = fakeStream(true);
-    const clock = fakeClock();
+    const { writes, stream } = fakeStreamAt(true);
+    const clock = fakeClockAt();
     const printed: string[] = [];
     const { calls, tokenizer } = decoding();
     const p = liveProgress({ mode: false, tokenizer, stream, now: clock.now, print: (t) => printed.push(t) });
@@ -145,7 +133,7 @@ describe("live-progress", function () {
   it("in a tslab notebook, overwrites one display entry every 500 ms and leaves the result in it", function () {
     const kernel = simulateKernel();
     try {
-      const clock = fakeClock();
+      const clock = fakeClockAt();
       const printed: string[] = [];
       const p = liveProgress({ label: "<OD>", tokenizer: decoding().tokenizer, now: clock.now, print: (t) => printed.push(t) });
       for (let n = 1; n <= 30; n++) {
@@ -193,7 +181,7 @@ describe("live-progress", function () {
       await writeStandInModel(folder, { restrictTo: BEAM_TEST_IDS });
       const model = await Florence2.load(folder, { device: "cpu" });
       try {
-        const { writes, stream } = fakeStream(true, 400);
+        const { writes, stream } = fakeStreamAt(true, 400);
         const printed: string[] = [];
         const p = liveProgress({ label: "<OD>", tokenizer: model.tokenizer, stream, intervalMs: 0, print: (t) => printed.push(t) });
         const image = { data: new Uint8Array(32 * 32 * 3).fill(128), width: 32, height: 32 };

@@ -5,19 +5,9 @@
  */
 import { strict as assert } from "node:assert";
 import { ImagesProgress, formatDuration, formatImagesLine } from "../../src/walkthrough/images-progress";
-
-function fakeStream(isTTY: boolean, columns = 200) {
-  const writes: string[] = [];
-  return { writes, stream: { isTTY, columns, write: (s: string) => (writes.push(s), true) } };
-}
-
-function fakeClock() {
-  let t = 5000;
-  return { now: () => t, advance: (ms: number) => (t += ms) };
-}
-
-/** ids as the decoder reports them: the start token, then `n` tokens. */
-const idsOf = (n: number) => [2, ...Array.from({ length: n }, (_, i) => 10 + i)];
+import { fakeClock, fakeStream, idsOf } from "../support/progress-fakes";
+const fakeStreamAt = (isTTY: boolean, columns = 200) => fakeStream(isTTY, columns);
+const fakeClockAt = () => fakeClock(5000);
 
 describe("walkthrough/images-progress", function () {
   it("says photos done of all, elapsed time, ETA and the batch's tokens; formats durations", function () {
@@ -32,8 +22,8 @@ describe("walkthrough/images-progress", function () {
   });
 
   it("on a terminal, redraws one bar in place at most every 200 ms while a batch decodes, and clears it at the end", function () {
-    const { writes, stream } = fakeStream(true);
-    const clock = fakeClock();
+    const { writes, stream } = fakeStreamAt(true);
+    const clock = fakeClockAt();
     const p = new ImagesProgress(4, { stream, now: clock.now });
     p.batchStarted(2);
     assert.equal(writes.length, 1);
@@ -55,8 +45,8 @@ describe("walkthrough/images-progress", function () {
   });
 
   it("in a log, writes one plain line per batch, with the ETA at the pace of decoded photos (skipped ones take no time)", function () {
-    const { writes, stream } = fakeStream(false);
-    const clock = fakeClock();
+    const { writes, stream } = fakeStreamAt(false);
+    const clock = fakeClockAt();
     const p = new ImagesProgress(10, { stream, now: clock.now });
     p.batchStarted(3);
     p.message("Skipped /p/bad.jpg: broken");
@@ -71,7 +61,7 @@ describe("walkthrough/images-progress", function () {
   });
 
   it("when quiet, writes nothing", function () {
-    const { writes, stream } = fakeStream(true);
+    const { writes, stream } = fakeStreamAt(true);
     const p = new ImagesProgress(2, { stream, mode: "silent" });
     p.batchStarted(2);
     p.onToken(idsOf(3), 0);
