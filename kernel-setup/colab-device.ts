@@ -4,7 +4,7 @@
  *
  *   npx tsx kernel-setup/colab-device.ts
  */
-import { chooseDevice } from "../src/device";
+import { chooseDevice } from "../src/runtime/device";
 
 chooseDevice().then(
   (choice) => console.log(choice.summary),

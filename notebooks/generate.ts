@@ -1,5 +1,5 @@
 /**
- * Writes the notebooks users open, from the task table (src/tasks.ts) and the walkthrough's steps
+ * Writes the notebooks users open, from the task table (src/text/tasks.ts) and the walkthrough's steps
  * (src/walkthrough/steps.ts: each task's photo and example input, the generation settings), so that no task is
  * spelled out by hand in fifteen files:
  * - notebooks/NN-<task>.ipynb, one per walkthrough task, in the walkthrough's order;

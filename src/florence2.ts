@@ -4,7 +4,7 @@
  *   image --image.ts--> pixel_values --vision_encoder--> features [1, 577, D]   (once per image; cached by content)
  *   task + input --prompts.ts--> prompt --tokenizer--> ids
  *   features + ids --encoders.ts (embed_tokens + encoder_model, prompts batched)--> encoder states [B, 577 + L, D]
- *   --generation.ts (decoder waves: decoder-cache.ts, token-decoder.ts)--> ids --tokenizer--> text
+ *   --generation.ts (decoder waves: decoder-step.ts, search-strategy.ts)--> ids --tokenizer--> text
  *   --postprocess.ts--> result, exactly as the reference's `post_process_generation`
  *
  * `run` is a batch of one: every call goes through `execute`, which reads each distinct image once, checks every
@@ -17,17 +17,17 @@ import {
   type GenerationConfig,
   type ModelConfig,
   type PreprocessorConfig,
-} from "./config";
-import { describeValue } from "./describe";
-import { chooseDevice, deviceReport, type DeviceChoice, type DeviceOption, type DeviceReport } from "./device";
-import { resolveDtypes, type Dtype, type ModuleName } from "./dtypes";
-import { encodePrompts, runVisionEncoder } from "./encoders";
-import { generateWave, planWaves, type GenerationStats, type StepsByRows } from "./generation";
+} from "./runtime/config";
+import { describeValue } from "./util/describe";
+import { chooseDevice, deviceReport, type DeviceChoice, type DeviceOption, type DeviceReport } from "./runtime/device";
+import { resolveDtypes, type Dtype, type ModuleName } from "./runtime/dtypes";
+import { encodePrompts, runVisionEncoder } from "./decode/encoders";
+import { generateWave, planWaves, type GenerationStats, type StepsByRows } from "./decode/generation";
 import { resolveModelFolder, type ResolveOptions } from "./hub/index";
-import { preprocessImage, type ImageInput, type LoadImageOptions, type RgbImage } from "./image";
-import { FeatureCache, isImageFeatures, resolveImage, type ImageFeatures, type ResolvedImage } from "./image-features";
-import { postProcessGeneration, type TaskResult } from "./postprocess";
-import { buildPrompt, type PixelBox } from "./prompts";
+import { preprocessImage, type ImageInput, type LoadImageOptions, type RgbImage } from "./image/image";
+import { FeatureCache, isImageFeatures, resolveImage, type ImageFeatures, type ResolvedImage } from "./image/image-features";
+import { postProcessGeneration, type TaskResult } from "./text/postprocess";
+import { buildPrompt, type PixelBox } from "./text/prompts";
 import {
   checkBatchRequest,
   defaultMaxBatchRows,
@@ -39,14 +39,14 @@ import {
   type RunOptions,
 } from "./requests";
 import { RunQueue } from "./run-queue";
-import { openSessions, type Florence2Sessions, type SessionSettings } from "./sessions";
-import { getTask, type TaskSpec } from "./tasks";
-import type { DecodingOptions } from "./token-decoder";
-import { Florence2Tokenizer } from "./tokenizer";
+import { openSessions, type Florence2Sessions, type SessionSettings } from "./runtime/sessions";
+import { getTask, type TaskSpec } from "./text/tasks";
+import type { DecodingOptions } from "./decode/search-strategy";
+import { Florence2Tokenizer } from "./text/tokenizer";
 
 export type { RunOptions, RequestOptions, BatchRequest, BatchOptions } from "./requests";
 export { resolveRunOptions, defaultMaxBatchRows, DEFAULT_MAX_BATCH_ROWS } from "./requests";
-export type { ImageFeatures } from "./image-features";
+export type { ImageFeatures } from "./image/image-features";
 
 export interface LoadOptions extends ResolveOptions, SessionSettings {
   /** "cpu", "cuda" or "auto" (default: FLORENCE2_DEVICE, else "auto"): see device.ts. Not with executionProviders. */

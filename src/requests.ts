@@ -1,16 +1,16 @@
 /**
  * What `run` and `runBatch` accept, checked where it enters, before anything is read or computed (errors name
  * the option or the request, what it takes and what it got). The result is what the engine runs: per request a
- * task, its input and its decoding options (token-decoder.ts).
+ * task, its input and its decoding options (search-strategy.ts).
  */
-import type { EarlyStopping } from "./beam-search";
-import type { GenerationConfig, ModelConfig } from "./config";
-import { describeValue } from "./describe";
-import type { ImageInput, RgbImage } from "./image";
-import type { ImageFeatures } from "./image-features";
-import type { PixelBox } from "./prompts";
-import { getTask, type TaskSpec } from "./tasks";
-import type { DecodingOptions } from "./token-decoder";
+import type { EarlyStopping } from "./decode/beam-search";
+import type { GenerationConfig, ModelConfig } from "./runtime/config";
+import { describeValue } from "./util/describe";
+import type { ImageInput, RgbImage } from "./image/image";
+import type { ImageFeatures } from "./image/image-features";
+import type { PixelBox } from "./text/prompts";
+import { getTask, type TaskSpec } from "./text/tasks";
+import type { DecodingOptions } from "./decode/search-strategy";
 
 export interface RunOptions {
   /** 1 = greedy; more = beam search. Default: generation_config.json's num_beams (3 for Florence-2). */

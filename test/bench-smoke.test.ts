@@ -16,7 +16,7 @@ import { probeSessions } from "./bench/session-probe";
 import { PROBES } from "./bench/session-options";
 import { buildBenchScript, checkScript } from "./bench/script";
 import { defaultMaxBatchRows } from "../src/florence2";
-import { readModelConfig } from "../src/config";
+import { readModelConfig } from "../src/runtime/config";
 import { workloadFor } from "./bench/workload";
 
 describe("benchmark smoke run (tiny stand-in)", function () {

@@ -14,11 +14,11 @@ import * as path from "node:path";
 import sharp from "sharp";
 import { taskNotebookFile } from "../notebooks/generate";
 import { WALKTHROUGH_SETTINGS } from "../src/walkthrough/steps";
-import { labelColor } from "../src/overlay";
+import { labelColor } from "../src/notebook/overlay";
 import { Florence2 } from "../src/florence2";
-import { loadImageRgb } from "../src/image";
-import type { BoxesResult } from "../src/postprocess";
-import { WALKTHROUGH_TASKS } from "../src/tasks";
+import { loadImageRgb } from "../src/image/image";
+import type { BoxesResult } from "../src/text/postprocess";
+import { WALKTHROUGH_TASKS } from "../src/text/tasks";
 import {
   FIXTURE_IMAGE_COLOR,
   NOTEBOOKS_DIR,

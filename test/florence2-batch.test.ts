@@ -14,8 +14,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as ort from "onnxruntime-node";
 import { Florence2, type BatchRequest, type ImageFeatures, type RunOutput } from "../src/florence2";
-import type { RgbImage } from "../src/image";
-import type { Florence2Sessions } from "../src/sessions";
+import type { RgbImage } from "../src/image/image";
+import type { Florence2Sessions } from "../src/runtime/sessions";
 import { makeRgbPattern, makeTestImage } from "./support/images";
 import { CONDITIONED_TEST_IDS, CONDITIONED_TEST_SEED, writeStandInModel } from "./support/standin";
 

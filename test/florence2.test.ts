@@ -5,10 +5,10 @@ import * as path from "node:path";
 import sharp from "sharp";
 import type * as ort from "onnxruntime-node";
 import { Florence2, resolveRunOptions, type RunOptions } from "../src/florence2";
-import { readGenerationConfig } from "../src/config";
-import { loadImageRgb } from "../src/image";
-import { postProcessGeneration } from "../src/postprocess";
-import { Florence2Tokenizer } from "../src/tokenizer";
+import { readGenerationConfig } from "../src/runtime/config";
+import { loadImageRgb } from "../src/image/image";
+import { postProcessGeneration } from "../src/text/postprocess";
+import { Florence2Tokenizer } from "../src/text/tokenizer";
 import { writeStandInModel } from "./support/standin";
 
 const OD_TEXT = "car<loc_53><loc_333><loc_933><loc_774>wheel<loc_704><loc_576><loc_866><loc_772>";

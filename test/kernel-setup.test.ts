@@ -14,7 +14,7 @@ import * as path from "node:path";
 import { KERNEL_DISPLAY_NAME, KERNEL_NAME, pythonCandidates } from "../kernel-setup/kernel";
 import { WALKTHROUGH_SETTINGS } from "../src/walkthrough/steps";
 import { Florence2 } from "../src/florence2";
-import { WALKTHROUGH_TASKS } from "../src/tasks";
+import { WALKTHROUGH_TASKS } from "../src/text/tasks";
 import { STANDIN_NOTE } from "../src/walkthrough/standin-note";
 import {
   REPO_ROOT,

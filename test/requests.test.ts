@@ -3,7 +3,7 @@
  * florence2.test.ts and florence2-batch.test.ts), and the default batch size per model size.
  */
 import * as assert from "node:assert/strict";
-import type { GenerationConfig } from "../src/config";
+import type { GenerationConfig } from "../src/runtime/config";
 import { DEFAULT_MAX_BATCH_ROWS, checkBatchRequest, defaultMaxBatchRows, resolveBatchOptions } from "../src/requests";
 
 const DEFAULTS = { numBeams: 3, earlyStopping: true, lengthPenalty: 1, noRepeatNgramSize: 3 } as GenerationConfig;

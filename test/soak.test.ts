@@ -10,7 +10,7 @@ import * as path from "node:path";
 import * as v8 from "node:v8";
 import * as vm from "node:vm";
 import { Florence2 } from "../src/florence2";
-import { Florence2Tokenizer } from "../src/tokenizer";
+import { Florence2Tokenizer } from "../src/text/tokenizer";
 import { writeStandInModel } from "./support/standin";
 import { makeTestImage } from "./support/images";
 

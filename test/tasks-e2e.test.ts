@@ -9,10 +9,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import sharp from "sharp";
 import { Florence2 } from "../src/florence2";
-import { postProcessGeneration } from "../src/postprocess";
-import type { PixelBox } from "../src/prompts";
-import { TASKS, getTask } from "../src/tasks";
-import { Florence2Tokenizer } from "../src/tokenizer";
+import { postProcessGeneration } from "../src/text/postprocess";
+import type { PixelBox } from "../src/text/prompts";
+import { TASKS, getTask } from "../src/text/tasks";
+import { Florence2Tokenizer } from "../src/text/tokenizer";
 import { writeStandInModel } from "./support/standin";
 
 const WIDTH = 320;

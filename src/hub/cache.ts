@@ -5,8 +5,8 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { MODEL_JSON_FILES, MODULES, onnxFilePath, resolveDtypes, type DtypeOption } from "../dtypes";
-import { readJsonObjectOrUndefined } from "../json-file";
+import { MODEL_JSON_FILES, MODULES, onnxFilePath, resolveDtypes, type DtypeOption } from "../runtime/dtypes";
+import { readJsonObjectOrUndefined } from "../util/json-file";
 import { HubError, fileSystemError } from "./errors";
 import { statOrNull } from "./files";
 import { externalDataFiles, type RemoteFile } from "./listing";

@@ -2,7 +2,7 @@
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { BodyTooLargeError, DEFAULT_MAX_BODY_BYTES, readBodyWithLimit } from "../http-body";
+import { BodyTooLargeError, DEFAULT_MAX_BODY_BYTES, readBodyWithLimit } from "../util/http-body";
 import { HubError, fileSystemError } from "./errors";
 import { makeFolder, statOrNull } from "./files";
 import { HUB_LIMITS } from "./limits";

@@ -9,7 +9,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { createDownloadProgress, type DownloadProgress, type ProgressOption } from "../progress";
+import { createDownloadProgress, type DownloadProgress, type ProgressOption } from "./download-progress";
 import { emptyManifest, inspectCache, readManifest, writeManifest, type Manifest } from "./cache";
 import { HubClient } from "./client";
 import { HubError, diskFullError } from "./errors";

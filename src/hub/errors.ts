@@ -2,7 +2,7 @@
  * `HubError`, the one error type of the downloader, and the factories that turn HTTP statuses, network failures
  * and file-system errors into messages naming the host, the repository and the fix.
  */
-import { formatBytes } from "../progress";
+import { formatBytes } from "./download-progress";
 import { DEFAULT_MODEL } from "./defaults";
 import type { Settings } from "./settings";
 

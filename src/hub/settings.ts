@@ -5,10 +5,10 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { DtypeOption } from "../dtypes";
-import { describeValue } from "../describe";
-import { readJsonObjectOrUndefined } from "../json-file";
-import type { ProgressOption } from "../progress";
+import type { DtypeOption } from "../runtime/dtypes";
+import { describeValue } from "../util/describe";
+import { readJsonObjectOrUndefined } from "../util/json-file";
+import type { ProgressOption } from "./download-progress";
 import { DEFAULT_ENDPOINT, DEFAULT_MODEL, DEFAULT_REVISION } from "./defaults";
 import { HubError } from "./errors";
 import { statOrNull } from "./files";
@@ -26,7 +26,7 @@ export interface ResolveOptions {
   endpoint?: string;
   /** Never use the network; default true when `HF_HUB_OFFLINE` is 1/true/yes/on. */
   offline?: boolean;
-  /** Download progress (see progress.ts); default "auto". */
+  /** Download progress (see download-progress.ts); default "auto". */
   progress?: ProgressOption;
   /**
    * How long to wait for another process that is downloading into the same cache folder before giving up

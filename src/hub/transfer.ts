@@ -8,7 +8,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { formatBytes, type DownloadProgress } from "../progress";
+import { formatBytes, type DownloadProgress } from "./download-progress";
 import { DEFAULT_ENDPOINT } from "./defaults";
 import { HubError, fileSystemError, httpError, networkError } from "./errors";
 import { pathInside, sleep, statOrNull } from "./files";

@@ -10,9 +10,9 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { describeValue } from "../describe";
-import { type Dtype, MODULES, type ModuleName, onnxFilePath } from "../dtypes";
-import { readJsonObject } from "../json-file";
+import { describeValue } from "../util/describe";
+import { type Dtype, MODULES, type ModuleName, onnxFilePath } from "../runtime/dtypes";
+import { readJsonObject } from "../util/json-file";
 import type { ModelBuilder } from "./onnx-builder";
 import type { Precision } from "./nn";
 import { SIZES, type StandInDims, type StandInSize, VOCAB_SIZE } from "./sizes";

@@ -7,8 +7,8 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { readJsonObject, readJsonObjectOrUndefined, type JsonObject } from "../json-file";
-import { TASKS } from "../tasks";
+import { readJsonObject, readJsonObjectOrUndefined, type JsonObject } from "../util/json-file";
+import { TASKS } from "../text/tasks";
 import type { StandInDims } from "./sizes";
 
 type Json = JsonObject;
@@ -171,7 +171,7 @@ export function generationConfigJson(referenceDir?: string): Json {
 /**
  * The onnx-community export's preprocessor_config.json is transformers.js' version of it: Microsoft's
  * plus the processor's three task maps, which transformers.js' Florence2Processor reads. They are built from
- * src/tasks.ts, in the reference's dict order, when the template lacks them.
+ * src/text/tasks.ts, in the reference's dict order, when the template lacks them.
  */
 export function preprocessorConfigJson(referenceDir?: string): Json {
   const config = template("preprocessor_config.json", BUILT_IN_PREPROCESSOR_CONFIG, referenceDir);

@@ -4,7 +4,7 @@
  * Kept apart from the generator so that notebooks and `npm start` can ask without loading it.
  */
 import * as path from "node:path";
-import { readJsonObjectOrUndefined } from "../json-file";
+import { readJsonObjectOrUndefined } from "../util/json-file";
 
 /** Whether `folder` (a model folder, e.g. `model.folder`) holds a stand-in written by this project's generator. */
 export function isStandInFolder(folder: string): boolean {

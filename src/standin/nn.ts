@@ -13,7 +13,7 @@
  */
 import { type Dim, float, type GraphBuilder, type ModelBuilder, onnxDataType } from "./onnx-builder";
 import { fillUniform, hashSeed } from "./prng";
-import { float32ToFloat16 } from "../float16";
+import { float32ToFloat16 } from "../runtime/float16";
 
 export type Precision = "fp32" | "fp16" | "q8";
 

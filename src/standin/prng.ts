@@ -3,7 +3,7 @@
  * the values do not depend on the order tensors are written in, and a tied tensor (the token embedding, reused
  * transposed as the LM head) is the same in every file that holds it.
  */
-import { fnv1a } from "../hash";
+import { fnv1a } from "../util/hash";
 
 /** A 32-bit stream seed per tensor name: FNV-1a of the name, the model seed mixed in. */
 export function hashSeed(seed: number, name: string): number {

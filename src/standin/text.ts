@@ -3,7 +3,7 @@
  * encoder-decoder (post-LayerNorm, learned positions with BART's offset of 2, exact GELU) with the real
  * export's names, dtypes and dims (onnx-community/Florence-2-base-ft's onnx/ files; sessions.ts checks them).
  */
-import { cacheTensors } from "../cache-tensors";
+import { cacheTensors } from "../runtime/cache-tensors";
 import { type Dim, type GraphBuilder, ModelBuilder, onnxDataType } from "./onnx-builder";
 import { Layers, type Precision, uniform, constant, floatInput, floatOutput } from "./nn";
 import type { TextDims } from "./sizes";

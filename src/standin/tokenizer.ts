@@ -7,8 +7,8 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { locToken } from "../loc-tokens";
-import { TOKENIZER_FILES } from "../tokenizer";
+import { locToken } from "../text/loc-tokens";
+import { TOKENIZER_FILES } from "../text/tokenizer";
 
 /** Where a reference folder (see StandInOptions.referenceDir) keeps Florence-2's real tokenizer files. */
 export function realTokenizerDir(referenceDir: string): string {

@@ -18,7 +18,7 @@ export interface SeedTiming {
   wall: string;
 }
 
-/** Keyed by task token (`src/tasks.ts`), in the walkthrough's order. */
+/** Keyed by task token (`src/text/tasks.ts`), in the walkthrough's order. */
 export const SEED_TIMINGS: Readonly<Record<string, SeedTiming>> = {
   "<CAPTION>": { user: "420 ms", sys: "1.1 ms", total: "421 ms", wall: "421 ms" },
   "<DETAILED_CAPTION>": { user: "978 ms", sys: "4.15 ms", total: "982 ms", wall: "981 ms" },

@@ -8,9 +8,9 @@
  * `</s>` exactly there. Rows of one decoder step all sit at the same position of the script, so a batch emits
  * what the sequential runs emit (checked per run).
  */
-import { readModelConfig } from "../../src/config";
+import { readModelConfig } from "../../src/runtime/config";
 import { defaultMaxBatchRows } from "../../src/florence2";
-import type { StepsByRows } from "../../src/generation";
+import type { StepsByRows } from "../../src/decode/generation";
 import { imageFor, startSide, type BenchContext } from "./context";
 import { median, medianRecord } from "./measure";
 import type { ManyRequest, ManyResult } from "./protocol";

@@ -3,9 +3,9 @@
  * report needs. bench.ts is the command line around it; test/bench-smoke.test.ts runs it on the tiny stand-in.
  */
 import * as fs from "node:fs";
-import { readGenerationConfig } from "../../src/config";
-import { buildPrompt } from "../../src/prompts";
-import { Florence2Tokenizer } from "../../src/tokenizer";
+import { readGenerationConfig } from "../../src/runtime/config";
+import { buildPrompt } from "../../src/text/prompts";
+import { Florence2Tokenizer } from "../../src/text/tokenizer";
 import { runAllTasks } from "./all-tasks";
 import type { BenchContext } from "./context";
 import { runDtypes } from "./dtypes-section";

@@ -2,7 +2,7 @@
  * Entry point of a benchmark child process (forked by child-client.ts). It holds at most one side (our engine
  * or transformers.js), answers one request at a time, and times everything itself, so that IPC never counts.
  */
-import { getTask } from "../../src/tasks";
+import { getTask } from "../../src/text/tasks";
 import type {
   LoadRequest,
   LoadResult,

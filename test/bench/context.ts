@@ -4,7 +4,7 @@
  */
 import * as path from "node:path";
 import { BenchChild } from "./child-client";
-import type { Dtype } from "../../src/dtypes";
+import type { Dtype } from "../../src/runtime/dtypes";
 import type { BenchModel } from "./models";
 import type { BenchOptions } from "./options";
 import type { SessionChoice, SideName } from "./protocol";

@@ -3,7 +3,7 @@
  * onnx-community export: dynamic int8 MatMulInteger/ConvInteger) against fp32, alternating, plus transformers.js
  * on the same q8 files. Random weights say nothing about accuracy; only speed and size are measured here.
  */
-import type { Dtype } from "../../src/dtypes";
+import type { Dtype } from "../../src/runtime/dtypes";
 import { startSide, type BenchContext } from "./context";
 import { modelBytes } from "./models";
 import type { RunResult } from "./protocol";

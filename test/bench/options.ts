@@ -4,8 +4,8 @@
  */
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { DTYPE_SUFFIX, type Dtype } from "../../src/dtypes";
-import type { SessionOptions } from "../../src/sessions";
+import { DTYPE_SUFFIX, type Dtype } from "../../src/runtime/dtypes";
+import type { SessionOptions } from "../../src/runtime/sessions";
 import type { StandInSize } from "../support/standin";
 import { DEFAULT_MODELS_DIR, REPO_ROOT } from "./models";
 import { walkthroughWorkloads, workloadFor, type TaskWorkload } from "./workload";

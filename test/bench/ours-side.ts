@@ -2,7 +2,7 @@
  * Our engine as the benchmark runs it: `Florence2.load(folder)` and `model.run(imagePath, task, input)`, timed
  * from the image file to the parsed result like transformers.js.
  */
-import type { Dtype } from "../../src/dtypes";
+import type { Dtype } from "../../src/runtime/dtypes";
 import { Florence2, type BatchTimings, type ImageFeatures, type RunTimings } from "../../src/florence2";
 import type { SessionChoice } from "./protocol";
 import type { BenchSide, SequenceRun, SideRun } from "./side";
@@ -55,7 +55,7 @@ export class OursSide implements BenchSide {
     });
     const threads = session.intraOpNumThreads === undefined ? "onnxruntime's thread count" : `${session.intraOpNumThreads} intra-op thread(s)`;
     const extra = session.sessionOptions ? `, session options ${JSON.stringify(session.sessionOptions)}` : "";
-    return new OursSide(model, `engine defaults (src/sessions.ts), ${threads}${extra}`);
+    return new OursSide(model, `engine defaults (src/runtime/sessions.ts), ${threads}${extra}`);
   }
 
   async run(imagePath: string, workload: TaskWorkload, numBeams: number): Promise<SideRun> {

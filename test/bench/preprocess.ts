@@ -9,8 +9,8 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { loadImageRgb, preprocessImage } from "../../src/image";
-import { resizeBicubic } from "../../src/resize";
+import { loadImageRgb, preprocessImage } from "../../src/image/image";
+import { resizeBicubic } from "../../src/image/resize";
 import { makeTempDir, removeTempDir, writeTestImage } from "../support/images";
 
 const TARGET_MS = 150;

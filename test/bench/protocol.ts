@@ -3,9 +3,9 @@
  * own process, so that its peak RSS is its own, its onnxruntime thread pool is its own, and one side's garbage
  * or native memory never lands on the other's clock. The parent sends one request at a time and alternates.
  */
-import type { Dtype, ModuleName } from "../../src/dtypes";
-import type { PixelBox } from "../../src/prompts";
-import type { SessionOptions } from "../../src/sessions";
+import type { Dtype, ModuleName } from "../../src/runtime/dtypes";
+import type { PixelBox } from "../../src/text/prompts";
+import type { SessionOptions } from "../../src/runtime/sessions";
 import type { SessionTotals } from "./session-timer";
 
 export type SideName = "ours" | "transformers.js";
@@ -87,7 +87,7 @@ export interface ProbeRequest {
 
 export interface ProbeOptions {
   label: string;
-  /** undefined: onnxruntime's defaults; "engine": the engine's per-module defaults (src/sessions.ts). */
+  /** undefined: onnxruntime's defaults; "engine": the engine's per-module defaults (src/runtime/sessions.ts). */
   base: "onnxruntime" | "engine";
   overrides: SessionOptions;
   /** Further options for single modules, over `overrides`. */

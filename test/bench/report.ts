@@ -1,10 +1,10 @@
 /**
  * The results file: conditions, verdicts on issue 6's targets, the per-task table in the seed's format, and one
- * section per measurement. Times in the seed's tables use IPython's `%%time` formatting (src/timing.ts).
+ * section per measurement. Times in the seed's tables use IPython's `%%time` formatting (src/notebook/timing.ts).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { formatTime } from "../../src/timing";
+import { formatTime } from "../../src/notebook/timing";
 import type { AllTasksResult } from "./all-tasks";
 import { BEAMS as BATCH_BEAMS, THROUGHPUT_TASK, type BatchComparison, type BatchSectionResult, type ManySummary } from "./batch-section";
 import type { DtypesResult } from "./dtypes-section";
@@ -461,7 +461,7 @@ function sessionOptionsSection(o: SessionOptionsResult): string {
   return [
     "## Session options",
     "",
-    `Raw onnxruntime sessions of the stand-in, each option set in fresh processes, ${o.rounds} round(s) over all sets, best of ${o.rounds * o.repeats} samples (the least disturbed run: option sets differ by a few percent, other load on a shared machine by more). Vision encoder; text encoder over 577 + 12 tokens; decoder steps (embed_tokens + decoder with KV cache, as both libraries run them), the mean of ${o.decoderSteps} steps after step 0, and of ${Math.max(2, Math.ceil(o.decoderSteps / 4))} steps with ${longPast} positions already in the cache (late in a long generation). Peak RSS: the process' after loading and all of the above. Ratios are against the engine's defaults (src/sessions.ts: graph optimization all, sequential, memory arena on, memory pattern on for the vision encoder only, onnxruntime's thread count).`,
+    `Raw onnxruntime sessions of the stand-in, each option set in fresh processes, ${o.rounds} round(s) over all sets, best of ${o.rounds * o.repeats} samples (the least disturbed run: option sets differ by a few percent, other load on a shared machine by more). Vision encoder; text encoder over 577 + 12 tokens; decoder steps (embed_tokens + decoder with KV cache, as both libraries run them), the mean of ${o.decoderSteps} steps after step 0, and of ${Math.max(2, Math.ceil(o.decoderSteps / 4))} steps with ${longPast} positions already in the cache (late in a long generation). Peak RSS: the process' after loading and all of the above. Ratios are against the engine's defaults (src/runtime/sessions.ts: graph optimization all, sequential, memory arena on, memory pattern on for the vision encoder only, onnxruntime's thread count).`,
     "",
     table(
       ["option set", "load", "vision", "encoder", "step, batch 1", "step, batch 3", `step at ${longPast}, batch 1`, `step at ${longPast}, batch 3`, "peak RSS"],

@@ -1,7 +1,7 @@
 /**
  * The session-options sweep (issue 6, target 6): the raw sessions of the stand-in opened with one option set
  * at a time, each in a fresh process, timing the vision encoder, the text encoder and decoder steps at batch 1
- * and 3. Options are compared against the engine's defaults (src/sessions.ts).
+ * and 3. Options are compared against the engine's defaults (src/runtime/sessions.ts).
  */
 import { BenchChild } from "./child-client";
 import type { BenchContext } from "./context";

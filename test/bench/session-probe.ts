@@ -7,9 +7,9 @@
  */
 import * as path from "node:path";
 import * as ort from "onnxruntime-node";
-import { readModelConfig } from "../../src/config";
-import { MODULES, onnxFilePath, type ModuleName } from "../../src/dtypes";
-import { defaultSessionOptions, type SessionOptions } from "../../src/sessions";
+import { readModelConfig } from "../../src/runtime/config";
+import { MODULES, onnxFilePath, type ModuleName } from "../../src/runtime/dtypes";
+import { defaultSessionOptions, type SessionOptions } from "../../src/runtime/sessions";
 import { peakRssBytes } from "./memory";
 import type { ProbeRequest, ProbeResult } from "./protocol";
 

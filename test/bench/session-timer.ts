@@ -6,7 +6,7 @@
  * time minus their sum. The wrapper costs two `performance.now()` calls per session run.
  */
 import * as ort from "onnxruntime-node";
-import { MODULES, type ModuleName } from "../../src/dtypes";
+import { MODULES, type ModuleName } from "../../src/runtime/dtypes";
 
 export type SessionKind = ModuleName | "other";
 export const SESSION_KINDS: readonly SessionKind[] = [...MODULES, "other"];

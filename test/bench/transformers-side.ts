@@ -10,9 +10,9 @@ import {
   RawImage,
   type PretrainedModelOptions,
 } from "@huggingface/transformers";
-import type { Dtype } from "../../src/dtypes";
-import { boxToLocTokens } from "../../src/prompts";
-import type { ResultKind } from "../../src/tasks";
+import type { Dtype } from "../../src/runtime/dtypes";
+import { boxToLocTokens } from "../../src/text/prompts";
+import type { ResultKind } from "../../src/text/tasks";
 import type { SessionChoice } from "./protocol";
 import type { BenchSide, SequenceRun, SideRun } from "./side";
 import type { TaskWorkload } from "./workload";

@@ -6,8 +6,8 @@
  * lengths": real Florence-2 outputs on simple images, scaled to the seed photo through the seed's T4 times at about
  * 25 ms per token after 0.1 s of fixed cost). Counts include `<s>` and the final `</s>`, not the decoder start token.
  */
-import type { PixelBox } from "../../src/prompts";
-import { WALKTHROUGH_TASKS, getTask, type TaskSpec } from "../../src/tasks";
+import type { PixelBox } from "../../src/text/prompts";
+import { WALKTHROUGH_TASKS, getTask, type TaskSpec } from "../../src/text/tasks";
 import { SAMPLE_IMAGE_SIZE, walkthroughInput } from "../../src/walkthrough/index";
 import type { WorkloadSpec } from "./protocol";
 

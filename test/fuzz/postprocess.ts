@@ -5,9 +5,9 @@
  * Run the long fuzz: `npx tsx test/fuzz/postprocess.ts [count=100000] [seed=1]`. `test/postprocess-fuzz.test.ts`
  * runs a short seeded run of the same generator in `npm test`.
  */
-import type { ImageSize } from "../../src/image";
-import { postProcessGeneration, resultKindOf } from "../../src/postprocess";
-import { ResultKind, TASKS } from "../../src/tasks";
+import type { ImageSize } from "../../src/image/image";
+import { postProcessGeneration, resultKindOf } from "../../src/text/postprocess";
+import { ResultKind, TASKS } from "../../src/text/tasks";
 
 /** sfc32: a small, fast, seedable PRNG, so a failing text can be reproduced from (seed, index). */
 export function makeRng(seed: number): () => number {

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { LOCK_FILE, MANIFEST_FILE, PARTIAL_DIR, resolveModelFolder } from "../../src/hub/index";
 import { Florence2 } from "../../src/florence2";
-import type { ProgressSnapshot } from "../../src/progress";
+import type { ProgressSnapshot } from "../../src/hub/download-progress";
 import { HubTestServer } from "../support/hub-server";
 import {
   PRIVATE_REPO,

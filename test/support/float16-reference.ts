@@ -1,7 +1,7 @@
 /**
- * A second, independent float16 implementation, for tests only: src/float16.ts is checked against it, and the stand-in
+ * A second, independent float16 implementation, for tests only: src/runtime/float16.ts is checked against it, and the stand-in
  * pipeline test (test/standin.test.ts) feeds fp16 files with it. Written differently on purpose (exponent arithmetic
- * and a per-value formula, where src/float16.ts rebiases bits and uses a table), so one's mistake is not the other's.
+ * and a per-value formula, where src/runtime/float16.ts rebiases bits and uses a table), so one's mistake is not the other's.
  * float32 -> IEEE 754 half precision bit patterns, rounding to nearest even, as numpy's astype(float16) does.
  */
 const f32 = new Float32Array(1);

@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 import sharp from "sharp";
-import type { RgbImage } from "../../src/image";
+import type { RgbImage } from "../../src/image/image";
 
 export type TestImageFormat = "jpeg" | "png" | "webp" | "gif" | "tiff";
 

@@ -217,7 +217,7 @@ export async function writePhotoCache(dir: string): Promise<{ cacheDir: string; 
  */
 export async function writeNotebookFixtures(dir: string, env: NodeJS.ProcessEnv): Promise<NotebookFixtures> {
   const { writeStandInModel } = await import("./standin");
-  const { Florence2Tokenizer } = await import("../../src/tokenizer");
+  const { Florence2Tokenizer } = await import("../../src/text/tokenizer");
   const { writeTestImage } = await import("./images");
   const modelFolder = path.join(dir, "stand-in-model");
   // The script is in token ids of the stand-in's own tokenizer, so the folder is written once to read it.

@@ -1,6 +1,6 @@
 /**
  * Making this test process look like a tslab kernel running a cell, for the modules that display through
- * tslab (`src/tslab.ts` and its users).
+ * tslab (`src/notebook/tslab.ts` and its users).
  */
 import * as path from "node:path";
 

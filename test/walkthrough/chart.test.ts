@@ -5,7 +5,7 @@
  */
 import { strict as assert } from "node:assert";
 import sharp from "sharp";
-import { getTask } from "../../src/tasks";
+import { getTask } from "../../src/text/tasks";
 import { SERIES_COLORS, drawChart, drawWalkthroughChart, layoutChart, walkthroughChartSpec, type ChartSpec } from "../../src/walkthrough/chart";
 import { seedWallSeconds } from "../../src/walkthrough/seed-timings";
 import { WALKTHROUGH_SETTINGS } from "../../src/walkthrough/steps";

@@ -3,7 +3,7 @@
  */
 import { strict as assert } from "node:assert";
 import * as path from "node:path";
-import { WALKTHROUGH_TASKS } from "../../src/tasks";
+import { WALKTHROUGH_TASKS } from "../../src/text/tasks";
 import { USAGE, UsageError, parseWalkthroughArgs } from "../../src/walkthrough/cli";
 import { DEFAULT_RESULTS_FILE } from "../../src/walkthrough/images-run";
 import { WALKTHROUGH_SETTINGS } from "../../src/walkthrough/steps";

@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import sharp from "sharp";
-import { WALKTHROUGH_TASKS } from "../../src/tasks";
+import { WALKTHROUGH_TASKS } from "../../src/text/tasks";
 import { SERIES_COLORS } from "../../src/walkthrough/chart";
 import { SEED_TIMINGS } from "../../src/walkthrough/seed-timings";
 import { STANDIN_NOTE } from "../../src/walkthrough/standin-note";

@@ -2,8 +2,8 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { SEED_TIMINGS, parseIPythonTime, seedCpuTotalSeconds, seedWallSeconds } from "../../src/walkthrough/seed-timings";
-import { WALKTHROUGH_TASKS } from "../../src/tasks";
-import { formatTime } from "../../src/timing";
+import { WALKTHROUGH_TASKS } from "../../src/text/tasks";
+import { formatTime } from "../../src/notebook/timing";
 
 const SHARED = path.resolve(__dirname, "..", "..", "..", "shared");
 

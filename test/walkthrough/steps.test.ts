@@ -5,8 +5,8 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { boxToLocTokens, type PixelBox } from "../../src/prompts";
-import { WALKTHROUGH_TASKS, getTask } from "../../src/tasks";
+import { boxToLocTokens, type PixelBox } from "../../src/text/prompts";
+import { WALKTHROUGH_TASKS, getTask } from "../../src/text/tasks";
 import {
   SAMPLE_IMAGE_SIZE, WALKTHROUGH_PHOTOS, WALKTHROUGH_SETTINGS, WALKTHROUGH_STEPS, photoOf, scaleBox, settingsLine,
   walkthroughInput, walkthroughStep,

@@ -3,7 +3,7 @@
  * the settings named.
  */
 import { strict as assert } from "node:assert";
-import { getTask } from "../../src/tasks";
+import { getTask } from "../../src/text/tasks";
 import { SEED_TIMINGS } from "../../src/walkthrough/seed-timings";
 import { WALKTHROUGH_SETTINGS } from "../../src/walkthrough/steps";
 import { deviceText, modelText, timingTable, type RunContext, type TaskRun } from "../../src/walkthrough/timing-table";

@@ -1,0 +1,281 @@
+/**
+ * Where the model runs: `Florence2.load(folder, { device })` with `"cpu"`, `"cuda"` or `"auto"` (default: the
+ * `FLORENCE2_DEVICE` environment variable, else `"auto"`).
+ *
+ * onnxruntime-node ships its CPU provider in the npm package; its CUDA provider (Linux x64, CUDA 12) is a separate
+ * download that the package's own install script fetches from NuGet (`script/install.js`, run with
+ * `ONNXRUNTIME_NODE_INSTALL=cuda12`). Asking onnxruntime for "cuda" without it does not fall back to the CPU: creating
+ * the session fails ("Failed to load shared library"). So the choice is made here, before any model file is opened:
+ *
+ * - "auto": CUDA when an NVIDIA GPU is present, the CUDA provider files are installed and a one-node probe session
+ *   really starts on CUDA; otherwise the CPU. The choice and its reason are one line (`summary`).
+ * - "cuda": the same checks, but a failed one is an error that says how to get CUDA.
+ * - "cpu": the CPU, no checks.
+ *
+ * Sessions on CUDA are opened with ["cuda", "cpu"]: onnxruntime places each node on the first provider that runs it,
+ * so the few operators CUDA lacks run on the CPU inside the same session.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as ort from "onnxruntime-node";
+import { describeValue } from "../util/describe";
+import type { ExecutionProvider } from "./sessions";
+
+export type DeviceOption = "cpu" | "cuda" | "auto";
+export const DEVICE_OPTIONS: readonly DeviceOption[] = ["cpu", "cuda", "auto"];
+/** The environment variable read when the load option is not given. */
+export const DEVICE_ENV = "FLORENCE2_DEVICE";
+
+/** onnxruntime-node's own installer for its CUDA provider, as a user runs it from the project folder. */
+export const CUDA_INSTALL_COMMAND = "ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js";
+/** The files that installer adds next to onnxruntime-node's binding (its script/install-metadata.js, linux/x64:cuda12). */
+export const CUDA_PROVIDER_FILES: readonly string[] = ["libonnxruntime_providers_cuda.so", "libonnxruntime_providers_shared.so"];
+
+export interface DeviceChoice {
+  /** What was asked for, and where it came from. */
+  requested: DeviceOption | "executionProviders";
+  requestedBy: "option" | "environment" | "default";
+  /** The execution provider the sessions prefer: "cpu" or "cuda" (or the first of `executionProviders` when given). */
+  provider: string;
+  /** The execution providers every session is opened with. */
+  executionProviders: ExecutionProvider[];
+  /** The hardware: the GPU's name for CUDA, else the CPU's model and thread count. */
+  hardware: string;
+  /** A short name for tables and charts: the GPU's name, or "CPU". */
+  label: string;
+  /** One line: which device, and why. */
+  summary: string;
+}
+
+/** What the choice looks at; the tests replace parts of it. */
+export interface DeviceProbe {
+  /** Names of the NVIDIA GPUs present, and how that was found out (or why none was found). */
+  nvidiaGpus(): { names: string[]; how: string };
+  /** The folder of onnxruntime-node's native binding, and which CUDA provider files are missing there. */
+  cudaProvider(): { folder: string; missing: string[] };
+  /** Starts a one-node session on CUDA: undefined when it works, else onnxruntime's error message. */
+  startCuda(): Promise<string | undefined>;
+  /** The CPU's model name and thread count. */
+  cpu(): string;
+}
+
+/** Thrown when "cuda" is asked for and can't be had, or an option is wrong. */
+export class DeviceError extends Error {
+  override name = "DeviceError";
+}
+
+/** Reads the option (or FLORENCE2_DEVICE, or "auto") and picks the device; see the module comment. */
+export async function chooseDevice(
+  option?: unknown,
+  executionProviders?: readonly ExecutionProvider[],
+  probe: DeviceProbe = SYSTEM_PROBE,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<DeviceChoice> {
+  const envValue = env[DEVICE_ENV]?.trim();
+  if (executionProviders !== undefined) {
+    if (option !== undefined) {
+      throw new DeviceError(
+        `Expected either device or executionProviders but received both (device ${describeValue(option)}, ` +
+          `executionProviders ${JSON.stringify(executionProviders)}): device sets the execution providers.`,
+      );
+    }
+    const names = executionProviders.map(providerName);
+    const first = names[0] ?? "cpu";
+    return {
+      requested: "executionProviders",
+      requestedBy: "option",
+      provider: first,
+      executionProviders: [...executionProviders],
+      hardware: first === "cpu" ? probe.cpu() : first,
+      label: first === "cpu" ? "CPU" : first,
+      summary: `Device: execution providers [${names.join(", ")}], as given by executionProviders.`,
+    };
+  }
+  const requestedBy = option !== undefined ? "option" : envValue ? "environment" : "default";
+  const raw = option !== undefined ? option : envValue ? envValue.toLowerCase() : "auto";
+  if (typeof raw !== "string" || !(DEVICE_OPTIONS as readonly string[]).includes(raw)) {
+    const source = requestedBy === "environment" ? `${DEVICE_ENV}=${JSON.stringify(envValue)}` : `device ${describeValue(option)}`;
+    throw new DeviceError(`Expected "cpu", "cuda" or "auto" for the device but received ${source}.`);
+  }
+  const requested = raw as DeviceOption;
+  const asked = requestedBy === "environment" ? `${DEVICE_ENV}=${requested}` : `device "${requested}"`;
+  const cpu = (why: string): DeviceChoice => ({
+    requested,
+    requestedBy,
+    provider: "cpu",
+    executionProviders: ["cpu"],
+    hardware: probe.cpu(),
+    label: "CPU",
+    summary: `Device: CPU (${probe.cpu()}); ${why}.`,
+  });
+  if (requested === "cpu") return cpu(`as asked (${asked})`);
+
+  const problem = await cudaProblem(probe);
+  if (problem === undefined) {
+    const gpu = probe.nvidiaGpus().names[0];
+    const why = requested === "auto" ? `auto: ${gpu} and onnxruntime-node's CUDA provider found` : `as asked (${asked})`;
+    return {
+      requested,
+      requestedBy,
+      provider: "cuda",
+      executionProviders: ["cuda", "cpu"],
+      hardware: gpu,
+      label: gpu,
+      summary: `Device: CUDA on ${gpu}; ${why}.`,
+    };
+  }
+  if (requested === "auto") return cpu(`auto: ${problem.short}`);
+  throw new DeviceError(`${asked} was asked for, but ${problem.long} Or use the CPU: device "cpu" or "auto".`);
+}
+
+interface CudaProblem {
+  /** For the auto line. */
+  short: string;
+  /** For the error: what is missing and how to get it. */
+  long: string;
+}
+
+async function cudaProblem(probe: DeviceProbe): Promise<CudaProblem | undefined> {
+  const gpus = probe.nvidiaGpus();
+  if (gpus.names.length === 0) {
+    return {
+      short: `no NVIDIA GPU found (${gpus.how})`,
+      long:
+        `no NVIDIA GPU was found (${gpus.how}). CUDA needs an NVIDIA GPU and its driver ` +
+        `(on Colab: Runtime > Change runtime type > T4 GPU).`,
+    };
+  }
+  const provider = probe.cudaProvider();
+  if (provider.missing.length > 0) {
+    return {
+      short: `found ${gpus.names[0]}, but onnxruntime-node's CUDA provider is not installed (${CUDA_INSTALL_COMMAND})`,
+      long:
+        `onnxruntime-node's CUDA provider is not installed: ${provider.folder} has no ${provider.missing.join(", ")}. ` +
+        `Install it with onnxruntime-node's own installer, from the project folder: ${CUDA_INSTALL_COMMAND} ` +
+        `(it downloads the CUDA 12 provider from NuGet; an npm install with --onnxruntime-node-install=cuda12 does ` +
+        `the same where install scripts run). It needs CUDA 12 and cuDNN 9 libraries.`,
+    };
+  }
+  const failure = await probe.startCuda();
+  if (failure !== undefined) {
+    return {
+      short: `found ${gpus.names[0]} and the CUDA provider, but onnxruntime could not start CUDA (${failure})`,
+      long:
+        `onnxruntime could not start its CUDA provider on ${gpus.names[0]}: ${failure}. The provider needs the ` +
+        `CUDA 12 and cuDNN 9 libraries (libcudart.so.12, libcublas.so.12, libcudnn.so.9) where the dynamic loader ` +
+        `finds them (LD_LIBRARY_PATH); onnxruntime's log above names the library that failed.`,
+    };
+  }
+  return undefined;
+}
+
+function providerName(provider: ExecutionProvider): string {
+  return typeof provider === "string" ? provider : provider.name;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// What this machine has
+
+/** `nvidia-smi` names the GPUs; without it, the NVIDIA driver's /proc entries do. */
+function findNvidiaGpus(): { names: string[]; how: string } {
+  const smi = spawnSync("nvidia-smi", ["--query-gpu=name", "--format=csv,noheader"], { encoding: "utf8", timeout: 10_000 });
+  if (!smi.error && smi.status === 0) {
+    const names = smi.stdout.split("\n").map((l) => l.trim()).filter(Boolean);
+    return { names, how: names.length > 0 ? "nvidia-smi" : "nvidia-smi lists none" };
+  }
+  const procFolder = "/proc/driver/nvidia/gpus";
+  let entries: string[] = [];
+  try {
+    entries = fs.readdirSync(procFolder);
+  } catch {
+    const smiWhy = (smi.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT" ? "no nvidia-smi" : "nvidia-smi failed";
+    return { names: [], how: `${smiWhy}, no ${procFolder}` };
+  }
+  const names = entries.map((entry) => {
+    const info = readText(path.join(procFolder, entry, "information"));
+    return /^Model:\s*(.+)$/m.exec(info)?.[1].trim() ?? `NVIDIA GPU ${entry}`;
+  });
+  return { names, how: names.length > 0 ? procFolder : `${procFolder} is empty` };
+}
+
+function readText(file: string): string {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/** Where onnxruntime-node loads its binding and providers from (its dist/binding.js). */
+function bindingFolder(): string {
+  const pkg = path.dirname(require.resolve("onnxruntime-node/package.json"));
+  return path.join(pkg, "bin", "napi-v6", process.platform, process.arch);
+}
+
+function findCudaProvider(): { folder: string; missing: string[] } {
+  const folder = bindingFolder();
+  return { folder, missing: CUDA_PROVIDER_FILES.filter((f) => !fs.existsSync(path.join(folder, f))) };
+}
+
+let cudaStart: Promise<string | undefined> | undefined;
+
+/** A session of one Identity node on ["cuda"]; remembered for the process, since CUDA's state does not change. */
+function startCudaOnce(): Promise<string | undefined> {
+  cudaStart ??= (async () => {
+    try {
+      const session = await ort.InferenceSession.create(identityModel(), { executionProviders: ["cuda"] });
+      await session.release();
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  })();
+  return cudaStart;
+}
+
+/**
+ * The smallest ONNX model, 74 bytes: y = Identity(x), x and y float [1], IR version 8, opset 13, graph "cuda-probe"
+ * (a ModelProto encoded with the onnx-proto package; test/device.test.ts decodes it to check).
+ */
+export const PROBE_MODEL_BASE64 =
+  "CAg6QAoQCgF4EgF5IghJZGVudGl0eRIKY3VkYS1wcm9iZVoPCgF4EgoKCAgBEgQKAggBYg8KAXkSCgoICAESBAoCCAFCBAoAEA0=";
+
+function identityModel(): Uint8Array {
+  return new Uint8Array(Buffer.from(PROBE_MODEL_BASE64, "base64"));
+}
+
+function cpuName(): string {
+  const cpus = os.cpus();
+  return `${cpus[0]?.model.trim() || "unknown CPU"}, ${cpus.length} threads`;
+}
+
+/** The real machine. */
+export const SYSTEM_PROBE: DeviceProbe = {
+  nvidiaGpus: findNvidiaGpus,
+  cudaProvider: findCudaProvider,
+  startCuda: startCudaOnce,
+  cpu: cpuName,
+};
+
+/** Where a loaded model runs: the choice made at load, and each module's session's execution providers. */
+export interface DeviceReport extends DeviceChoice {
+  /**
+   * Module name -> the execution providers its session was created with, preferred first (`["cuda", "cpu"]`).
+   * onnxruntime refuses to create a session whose provider can't start, so a session listed with "cuda" has it.
+   */
+  sessions: Record<string, readonly string[]>;
+}
+
+/** The report a model gives (`model.device`), from its choice and its open sessions. */
+export function deviceReport(choice: DeviceChoice, sessions: Record<string, { executionProviders: readonly string[] }>): DeviceReport {
+  const bySession: Record<string, readonly string[]> = {};
+  for (const [module, session] of Object.entries(sessions)) bySession[module] = [...session.executionProviders];
+  return { ...choice, sessions: bySession };
+}
+
+/** The provider names of a session's execution providers (`"cpu"`, `{ name: "cuda" }` -> `"cuda"`). */
+export function providerNames(providers: readonly ExecutionProvider[] | undefined): string[] {
+  return (providers ?? ["cpu"]).map(providerName);
+}
