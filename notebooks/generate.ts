@@ -4,7 +4,13 @@
  * spelled out by hand in fifteen files:
  * - notebooks/NN-<task>.ipynb, one per walkthrough task, in the walkthrough's order;
  * - notebooks/all-tasks.ipynb, the 14 tasks on one image with the timing table;
- * - kernel-setup/colab_setup.ipynb, the Python notebook that brings the TypeScript kernel to Google Colab.
+ * - notebooks/colab/<same name>.ipynb, the Colab twin of each of them: a Python notebook whose first cell sets up
+ *   the runtime (colabSetupCode) and whose other cells are the TypeScript notebook's, code cells verbatim behind
+ *   `%%typescript` (colabTwin), so that the two can't drift;
+ * - kernel-setup/colab_setup.ipynb, the general Colab notebook: the same set-up cell, a few `%%typescript` cells
+ *   and `show_notebook`;
+ * - the table of notebooks with their "Open in Colab" badges in notebooks/README.md (between COLAB_TABLE_START and
+ *   COLAB_TABLE_END).
  *
  *   npx tsx notebooks/generate.ts           # (re)write them
  *   npx tsx notebooks/generate.ts --check   # exit 1 when a committed notebook differs from what would be written
@@ -23,6 +29,13 @@ const NOTEBOOKS_DIR = __dirname;
 const REPO_ROOT = path.resolve(__dirname, "..");
 const COLAB_NOTEBOOK = path.join(REPO_ROOT, "kernel-setup", "colab_setup.ipynb");
 export const ALL_TASKS_NOTEBOOK = "all-tasks.ipynb";
+/** Where the Colab twins live: a folder of their own, so Jupyter users see only the TypeScript notebooks beside src. */
+export const COLAB_TWINS_DIR = path.join(NOTEBOOKS_DIR, "colab");
+/** The first line of every twin's code cells but the set-up: the bridge's cell magic (kernel-setup/tslab_bridge.py). */
+export const TYPESCRIPT_MAGIC = "%%typescript\n";
+const NOTEBOOKS_README = path.join(NOTEBOOKS_DIR, "README.md");
+export const COLAB_TABLE_START = "<!-- colab-table: written by notebooks/generate.ts -->";
+export const COLAB_TABLE_END = "<!-- /colab-table -->";
 
 const WALKTHROUGH_LINK = "[Florence-2 Colab walkthrough](https://github.com/Kazuhito00/Florence-2-Colaboratory-Sample)";
 const GENERATION_PYTHON = settingsLine(WALKTHROUGH_SETTINGS).split(", ").map((s) => `\`${s}\``).join(", ");
@@ -261,7 +274,7 @@ function taskNotebook(task: TaskSpec): NotebookSpec {
     kernelspec: TYPESCRIPT_KERNEL,
     languageInfo: TYPESCRIPT_LANGUAGE,
     cells: [
-      md(`# ${title(task)}\n\n${explanation(task)}`),
+      md(`${badgeLine(taskNotebookFile(task))}# ${title(task)}\n\n${explanation(task)}`),
       md(SETUP_TEXT),
       code(setupCode(task, library, walkthrough)),
       md(LOAD_TEXT),
@@ -281,10 +294,10 @@ function taskNotebook(task: TaskSpec): NotebookSpec {
 // The all-tasks notebook
 
 function allTasksNotebook(): NotebookSpec {
-  const library = [...LIBRARY_IMPORTS, "BatchRequest", "RgbImage", "RunOutput", "show"];
+  const library = [...LIBRARY_IMPORTS, "BatchRequest", "RgbImage", "RunOutput", "show", "showTable"];
   const walkthrough = [
-    ...WALKTHROUGH_IMPORTS, "TaskRun", "WALKTHROUGH_STEPS", "addBatchedShares", "batchSummary", "compareBatched", "drawWalkthroughChart",
-    "isStandInFolder", "timingTable", "walkthroughInput",
+    ...WALKTHROUGH_IMPORTS, "TaskRun", "WALKTHROUGH_STEPS", "addBatchedShares", "batchSummaryDisplay", "compareBatched", "drawWalkthroughChart",
+    "isStandInFolder", "timingTableDisplay", "walkthroughInput",
   ];
   const { street, market } = WALKTHROUGH_PHOTOS;
   return {
@@ -293,7 +306,8 @@ function allTasksNotebook(): NotebookSpec {
     languageInfo: TYPESCRIPT_LANGUAGE,
     cells: [
       md(
-        `# All ${WALKTHROUGH_TASKS.length} walkthrough tasks (全タスク)\n\n` +
+        badgeLine(ALL_TASKS_NOTEBOOK) +
+          `# All ${WALKTHROUGH_TASKS.length} walkthrough tasks (全タスク)\n\n` +
           `The ${WALKTHROUGH_LINK} runs ${WALKTHROUGH_TASKS.length} Florence-2 tasks and times each with \`%%time\`: ` +
           `the OCR tasks on \`${market.file}\` (${market.description}), the others on \`${street.file}\` ` +
           `(${street.description}). This notebook does the same in TypeScript (${GENERATION_PYTHON}), draws every ` +
@@ -383,7 +397,7 @@ function allTasksNotebook(): NotebookSpec {
           `  return outs;\n` +
           `});\n` +
           `addBatchedShares(runs, batched); // each task's share, for the table and chart\n` +
-          `console.log(batchSummary(runs, outputs, batched));\n` +
+          `showTable(batchSummaryDisplay(runs, outputs, batched)); // an HTML table, with the text beside it\n` +
           `console.log(\`\${NOTE}\${compareBatched(outputs, batched).summary}\`);`,
       ),
       md(
@@ -400,7 +414,7 @@ function allTasksNotebook(): NotebookSpec {
           `  device: model.device,\n` +
           `  standin: isStandInFolder(model.folder),\n` +
           `};\n` +
-          `console.log(timingTable(runs, context));\n` +
+          `showTable(timingTableDisplay(runs, context)); // an HTML table, with the text beside it\n` +
           `show(await drawWalkthroughChart(runs, context));`,
       ),
     ],
@@ -410,15 +424,133 @@ function allTasksNotebook(): NotebookSpec {
 // ---------------------------------------------------------------------------------------------------------------
 // Colab
 
-/** The project's git URL from package.json's `repository`, if it names one. */
-function repositoryUrl(): string {
-  const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")) as {
-    repository?: string | { url?: string };
+/**
+ * The project's repository on GitHub ("owner/name") from package.json's `repository` (the one place it is named),
+ * or undefined when none is set or it is not on GitHub: Colab opens notebooks from GitHub only, so badges are
+ * built only then, and notebooks/README.md says how to open a twin from a fork.
+ */
+export function githubRepository(repository: unknown = readPackageRepository()): string | undefined {
+  const url = typeof repository === "string" ? repository : (repository as { url?: unknown } | undefined)?.url;
+  if (typeof url !== "string" || url.trim() === "") return undefined;
+  const match =
+    /^(?:github:)?([\w.-]+)\/([\w.-]+?)(?:\.git)?$/.exec(url.trim()) ??
+    /^(?:git\+)?(?:https?|ssh|git):\/\/(?:git@)?github\.com[/:]([\w.-]+)\/([\w.-]+?)(?:\.git)?\/?$/.exec(url.trim()) ??
+    /^git@github\.com:([\w.-]+)\/([\w.-]+?)(?:\.git)?$/.exec(url.trim());
+  return match ? `${match[1]}/${match[2]}` : undefined;
+}
+
+function readPackageRepository(): unknown {
+  return (JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "package.json"), "utf8")) as { repository?: unknown }).repository;
+}
+
+/** The git URL the set-up cell clones: package.json's `repository` as git understands it, or "" when none is set. */
+function cloneUrl(): string {
+  const github = githubRepository();
+  if (github) return `https://github.com/${github}.git`;
+  const repository = readPackageRepository();
+  const url = typeof repository === "string" ? repository : (repository as { url?: unknown } | undefined)?.url;
+  return typeof url === "string" ? url.replace(/^git\+/, "") : "";
+}
+
+/** The branch the badges open: Colab's GitHub URLs name one, and the project publishes from main. */
+export const COLAB_BRANCH = "main";
+
+/** Colab's address for a notebook of the repository (path relative to the project root, with `/`). */
+export function colabUrl(repository: string, file: string): string {
+  return `https://colab.research.google.com/github/${repository}/blob/${COLAB_BRANCH}/${file}`;
+}
+
+const COLAB_BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg";
+
+/** The "Open in Colab" badge of a twin, in Markdown. */
+export function colabBadge(repository: string, twinFile: string): string {
+  return `[![Open In Colab](${COLAB_BADGE_IMAGE})](${colabUrl(repository, twinFile)})`;
+}
+
+/** A twin's path from the project root: notebooks/colab/04-od.ipynb. */
+export function twinPath(notebookFile: string): string {
+  return `notebooks/colab/${path.basename(notebookFile)}`;
+}
+
+/**
+ * The first cell of every Colab twin and of colab_setup.ipynb: get the project (clone, or update a clone), then
+ * kernel-setup/colab_runtime.py's set_up (the install script once per runtime, the kernels' environment, the
+ * `%%typescript` magic, the device line).
+ */
+export function colabSetupCode(notebook: string): string {
+  return (
+    `# Colab set-up (Python). ${notebook}\n` +
+    `# This cell clones florence2-ts (or updates the clone), installs it once per runtime with\n` +
+    `# kernel-setup/colab-install.sh (Node.js, npm ci, and on a GPU runtime the CUDA provider and its libraries),\n` +
+    `# loads the %%typescript cell magic and prints the device the TypeScript cells will use. Run again in the same\n` +
+    `# runtime it only checks (seconds).\n` +
+    `import os, subprocess, sys\n\n` +
+    `PROJECT_GIT_URL = ${JSON.stringify(cloneUrl())}  # @param {type:"string"}\n` +
+    `PROJECT_DIR = os.environ.get("FLORENCE2_PROJECT_DIR", "/content/florence2-ts")\n\n` +
+    `if not os.path.exists(os.path.join(PROJECT_DIR, "package.json")):\n` +
+    `    if not PROJECT_GIT_URL:\n` +
+    `        raise SystemExit("Set PROJECT_GIT_URL above to the git URL of florence2-ts (the repository this notebook is from), then run this cell again.")\n` +
+    `    subprocess.run(["git", "clone", "--depth=1", "-q", PROJECT_GIT_URL, PROJECT_DIR], check=True)\n` +
+    `    print(f"Project: cloned {PROJECT_GIT_URL} into {PROJECT_DIR}")\n` +
+    `elif os.path.isdir(os.path.join(PROJECT_DIR, ".git")):\n` +
+    `    pulled = subprocess.run(["git", "-C", PROJECT_DIR, "pull", "--ff-only", "-q"], capture_output=True, text=True)\n` +
+    `    print(f"Project: {PROJECT_DIR}, " + ("updated (git pull)" if pulled.returncode == 0 else f"not updated: {pulled.stderr.strip()}"))\n` +
+    `else:\n` +
+    `    print(f"Project: {PROJECT_DIR}, used as it is (not a git clone)")\n` +
+    `if os.path.join(PROJECT_DIR, "kernel-setup") not in sys.path:\n` +
+    `    sys.path.insert(0, os.path.join(PROJECT_DIR, "kernel-setup"))\n` +
+    `import colab_runtime\n` +
+    `colab_runtime.set_up(get_ipython())`
+  );
+}
+
+/**
+ * The Colab twin of a TypeScript notebook: a Python notebook (Colab runs no other kind) whose first cell is the
+ * set-up and whose other cells are the TypeScript notebook's, markdown unchanged and code verbatim behind
+ * `%%typescript`. Nothing Colab-only goes into a TypeScript cell: test/colab-twins.test.ts compares them.
+ */
+export function colabTwin(spec: NotebookSpec): NotebookSpec {
+  const name = path.basename(spec.file);
+  return {
+    file: path.join(COLAB_TWINS_DIR, name),
+    kernelspec: PYTHON_KERNEL,
+    languageInfo: { name: "python" },
+    colab: { name, provenance: [] },
+    cells: [
+      code(colabSetupCode(`The cells below are notebooks/${name}, run by %%typescript in a TypeScript (tslab) kernel.`)),
+      ...spec.cells.map((c) => (c.kind === "code" ? code(TYPESCRIPT_MAGIC + c.text) : c)),
+    ],
   };
-  const repo = typeof pkg.repository === "string" ? pkg.repository : pkg.repository?.url;
-  if (!repo) return "";
-  const github = /^(?:github:)?([\w.-]+\/[\w.-]+)$/.exec(repo);
-  return (github ? `https://github.com/${github[1]}` : repo).replace(/^git\+/, "");
+}
+
+const PYTHON_KERNEL = { name: "python3", display_name: "Python 3", language: "python" };
+
+/** The badge line at the top of a TypeScript notebook, when the repository is known. */
+function badgeLine(notebookFile: string): string {
+  const repository = githubRepository();
+  return repository ? `${colabBadge(repository, twinPath(notebookFile))}\n\n` : "";
+}
+
+/** The table of notebooks in notebooks/README.md: each with its twin, and its badge when the repository is known. */
+export function colabTable(repository: string | undefined = githubRepository()): string {
+  const rows = [...WALKTHROUGH_TASKS.map((t) => ({ file: taskNotebookFile(t), what: `\`${t.token}\`${t.japaneseName ? ` (${t.japaneseName})` : ""}` })),
+    { file: ALL_TASKS_NOTEBOOK, what: `all ${WALKTHROUGH_TASKS.length} tasks, the batched run, the timing table and chart` }];
+  const header = repository ? "| notebook | task | Colab |\n|---|---|---|" : "| notebook | task | Colab twin |\n|---|---|---|";
+  const lines = rows.map(({ file, what }) => {
+    const twin = `[colab/${file}](colab/${file})`;
+    return `| [${file}](${file}) | ${what} | ${repository ? colabBadge(repository, twinPath(file)) : twin} |`;
+  });
+  return `${COLAB_TABLE_START}\n${header}\n${lines.join("\n")}\n${COLAB_TABLE_END}`;
+}
+
+/** notebooks/README.md with its table rewritten; throws when the markers are missing. */
+function readmeWithTable(readme: string): string {
+  const start = readme.indexOf(COLAB_TABLE_START);
+  const end = readme.indexOf(COLAB_TABLE_END);
+  if (start < 0 || end < start) {
+    throw new Error(`notebooks/README.md must hold the lines ${COLAB_TABLE_START} and ${COLAB_TABLE_END}, in that order, around the table of notebooks.`);
+  }
+  return readme.slice(0, start) + colabTable() + readme.slice(end + COLAB_TABLE_END.length);
 }
 
 function colabNotebook(): NotebookSpec {
@@ -426,98 +558,78 @@ function colabNotebook(): NotebookSpec {
   const odTask = WALKTHROUGH_TASKS.find((t) => t.resultKind === "description_with_bboxes") ?? firstTask;
   return {
     file: COLAB_NOTEBOOK,
-    kernelspec: { name: "python3", display_name: "Python 3", language: "python" },
+    kernelspec: PYTHON_KERNEL,
     languageInfo: { name: "python" },
     colab: { name: "colab_setup.ipynb", provenance: [] },
     cells: [
       md(
         `# Florence-2 in TypeScript on Google Colab\n\n` +
           `Colab runs Python notebooks only: it has no TypeScript kernel, and it can't be given one for a notebook it ` +
-          `opens. This Python notebook is the way in. It installs Node.js 20, this project and its TypeScript (tslab) ` +
-          `kernel into this Colab runtime, starts that kernel next to Python, and then:\n\n` +
+          `opens. Every notebook of this project has a **Colab twin** (\`notebooks/colab/\`, opened from the badges ` +
+          `in \`notebooks/README.md\`) that you step through as in Jupyter. This notebook is a scratch pad beside ` +
+          `them: its first cell is the twins' set-up cell (Node.js 20, this project and its TypeScript (tslab) ` +
+          `kernel in this Colab runtime, once), and then:\n\n` +
           `- cells that begin with \`%%typescript\` run as TypeScript in that kernel, with their text and images shown ` +
           `here, one kernel for all of them (declarations carry from cell to cell, as in a TypeScript notebook);\n` +
           `- \`show_notebook("${taskNotebookFile(firstTask).replace(/\.ipynb$/, "")}")\` runs one of the project's task ` +
           `notebooks in the runtime and shows it here, outputs included.\n\n` +
           `**GPU.** The walkthrough's times come from Colab's T4 GPU. Choose *Runtime → Change runtime type → T4 GPU* ` +
-          `before running this notebook: the set-up then installs onnxruntime-node's CUDA provider with ` +
-          `onnxruntime-node's own installer, and the TypeScript cells run on the GPU (the load prints which device it ` +
-          `chose and why). On a CPU runtime tasks take seconds to minutes (Florence-2-base-ft is the practical choice ` +
-          `there).\n\n` +
+          `before running the set-up: it then installs onnxruntime-node's CUDA provider (\`${CUDA_INSTALL_COMMAND}\`), ` +
+          `the NVIDIA libraries it needs, and says which device the TypeScript cells will use and why (CUDA; else ` +
+          `WebGPU through NVIDIA's Vulkan driver; else the CPU). On a CPU runtime tasks take seconds to minutes ` +
+          `(Florence-2-base-ft is the practical choice there).\n\n` +
           `**Limits.** Editor help ` +
           `inside \`%%typescript\` cells is Python's, not TypeScript's. The set-up takes a few minutes and is lost with ` +
           `the runtime (run it again after *Disconnect and delete runtime*). Downloads (Node.js, npm packages, the ` +
           `model) need the runtime's internet access. A TypeScript error is printed in the cell's output; the next ` +
           `cells still run.`,
       ),
+      code(colabSetupCode("The cells below run TypeScript by %%typescript, or whole task notebooks by show_notebook.")),
       md(
-        `## 1. Get the project\n\n` +
-          `\`PROJECT_GIT_URL\` is the repository this notebook came from. The project is cloned into \`PROJECT_DIR\` ` +
-          `(or used as it is when that folder already holds it).`,
-      ),
-      code(
-        `import os, subprocess, sys\n\n` +
-          `PROJECT_GIT_URL = ${JSON.stringify(repositoryUrl())}  # @param {type:"string"}\n` +
-          `PROJECT_DIR = os.environ.get("FLORENCE2_PROJECT_DIR", "/content/florence2-ts")\n\n` +
-          `def sh(*command, **env):\n` +
-          `    """Runs a command with its output shown here; stops at the first failure."""\n` +
-          `    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, **env})\n` +
-          `    for line in proc.stdout:\n` +
-          `        print(line, end="")\n` +
-          `    if proc.wait() != 0:\n` +
-          `        raise SystemExit(f"{command[0]} failed with exit code {proc.returncode}")\n\n` +
-          `if not os.path.exists(os.path.join(PROJECT_DIR, "package.json")):\n` +
-          `    if not PROJECT_GIT_URL:\n` +
-          `        raise SystemExit("Set PROJECT_GIT_URL to the git URL of florence2-ts (the repository this notebook is from).")\n` +
-          `    sh("git", "clone", "--depth=1", PROJECT_GIT_URL, PROJECT_DIR)\n` +
-          `print("Project in", PROJECT_DIR)`,
-      ),
-      md(
-        `## 2. Install Node.js, the npm packages and the kernel\n\n` +
-          `\`kernel-setup/colab-install.sh\` installs Node.js 20 from NodeSource when the runtime's Node.js is older, ` +
-          `runs \`npm ci\`, installs onnxruntime-node's CUDA provider when the runtime has an NVIDIA GPU ` +
-          `(\`${CUDA_INSTALL_COMMAND}\`: onnxruntime-node's own installer, which fetches it from NuGet), and registers ` +
-          `the kernel with this runtime's Jupyter. Steps already done are skipped.`,
-      ),
-      code(`sh("bash", os.path.join(PROJECT_DIR, "kernel-setup", "colab-install.sh"), PYTHON=sys.executable)`),
-      md(
-        `## 3. Start the TypeScript kernel\n\n` +
+        `## TypeScript cells\n\n` +
+          `The same steps as the task notebooks: set-up, model, image, a timed task, its drawing. ` +
           `\`FLORENCE2_MODEL\`, \`FLORENCE2_IMAGE\` and \`FLORENCE2_DEVICE\` work as on a desktop: set them in ` +
-          `\`os.environ\` before this cell to use another model, image or device.`,
+          `\`os.environ\` before the first \`%%typescript\` cell to use another model, image or device.`,
       ),
-      code(
-        `sys.path.insert(0, os.path.join(PROJECT_DIR, "kernel-setup"))\n` +
-          `import tslab_bridge\n` +
-          `tslab_bridge.load_ipython_extension(get_ipython())\n` +
-          `from tslab_bridge import show_notebook`,
-      ),
-      md(`## 4. TypeScript cells\n\nThe same steps as the task notebooks: set-up, model, image, a timed task, its drawing.`),
       code(`%%typescript\n${setupCode(odTask, LIBRARY_IMPORTS, WALKTHROUGH_IMPORTS)}`),
       code(`%%typescript\n${LOAD_CODE}`),
       code(`%%typescript\n${IMAGE_CODE}`),
       code(`%%typescript\n${runCode(odTask)}\n${drawCode(odTask)}`),
       md(
-        `## 5. Or run a whole task notebook\n\n` +
+        `## Or run a whole task notebook\n\n` +
           `Give its name (${WALKTHROUGH_TASKS.map((t) => `\`${taskNotebookFile(t).replace(/\.ipynb$/, "")}\``).join(", ")}, ` +
           `\`${ALL_TASKS_NOTEBOOK.replace(/\.ipynb$/, "")}\`). It runs in its own kernel, top to bottom, and is shown ` +
-          `here with its outputs.`,
+          `here with its outputs. To step through one instead, open its Colab twin.`,
       ),
-      code(`show_notebook(${JSON.stringify(taskNotebookFile(firstTask).replace(/\.ipynb$/, ""))})`),
+      code(`from tslab_bridge import show_notebook\nshow_notebook(${JSON.stringify(taskNotebookFile(firstTask).replace(/\.ipynb$/, ""))})`),
     ],
   };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 
+/** The TypeScript notebooks, in the walkthrough's order, all-tasks last. */
+export function typescriptNotebooks(): NotebookSpec[] {
+  return [...WALKTHROUGH_TASKS.map(taskNotebook), allTasksNotebook()];
+}
+
 export function allNotebooks(): NotebookSpec[] {
-  return [...WALKTHROUGH_TASKS.map(taskNotebook), allTasksNotebook(), colabNotebook()];
+  const typescript = typescriptNotebooks();
+  return [...typescript, ...typescript.map(colabTwin), colabNotebook()];
+}
+
+/** Every generated file and its content: the notebooks and notebooks/README.md with its table. */
+function generatedFiles(): { file: string; content: string }[] {
+  const files = allNotebooks().map((spec) => ({ file: spec.file, content: renderNotebook(spec) }));
+  files.push({ file: NOTEBOOKS_README, content: readmeWithTable(fs.readFileSync(NOTEBOOKS_README, "utf8")) });
+  return files;
 }
 
 /** Files that differ from what would be written (missing ones included). */
 export function staleNotebooks(): string[] {
-  return allNotebooks()
-    .filter((spec) => !fs.existsSync(spec.file) || fs.readFileSync(spec.file, "utf8") !== renderNotebook(spec))
-    .map((spec) => path.relative(REPO_ROOT, spec.file));
+  return generatedFiles()
+    .filter(({ file, content }) => !fs.existsSync(file) || fs.readFileSync(file, "utf8") !== content)
+    .map(({ file }) => path.relative(REPO_ROOT, file));
 }
 
 function main(argv: string[]): number {
@@ -530,9 +642,10 @@ function main(argv: string[]): number {
     console.log("Notebooks are up to date.");
     return 0;
   }
-  for (const spec of allNotebooks()) {
-    fs.writeFileSync(spec.file, renderNotebook(spec));
-    console.log(`wrote ${path.relative(REPO_ROOT, spec.file)}`);
+  fs.mkdirSync(COLAB_TWINS_DIR, { recursive: true });
+  for (const { file, content } of generatedFiles()) {
+    fs.writeFileSync(file, content);
+    console.log(`wrote ${path.relative(REPO_ROOT, file)}`);
   }
   return 0;
 }

@@ -48,7 +48,9 @@ export type {
 export { drawResult, renderImage } from "./notebook/draw";
 export { labelColor, textColorOn, PALETTE } from "./notebook/overlay";
 export type { DrawOptions, Drawing, RenderOptions } from "./notebook/draw";
-export { show, showImage, showResult, showText, inTslab } from "./notebook/display";
+export { show, showImage, showResult, showTable, showText, inTslab } from "./notebook/display";
+export { renderTable, renderTextTable, renderHtmlTable, escapeHtml } from "./notebook/table";
+export type { TableSpec, TableColumn, TextAndHtml } from "./notebook/table";
 export type { ShowOptions } from "./notebook/display";
 export { time, startTimer, formatTime, formatCellTimes } from "./notebook/timing";
 export type { CellTimes, Timed, TimeOptions, Timer } from "./notebook/timing";

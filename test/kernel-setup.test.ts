@@ -12,6 +12,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { KERNEL_DISPLAY_NAME, KERNEL_NAME, pythonCandidates } from "../kernel-setup/kernel";
+import { CUDA_INSTALL_COMMAND } from "../src/runtime/device";
 import { WALKTHROUGH_SETTINGS } from "../src/walkthrough/steps";
 import { Florence2 } from "../src/florence2";
 import { WALKTHROUGH_TASKS } from "../src/text/tasks";
@@ -21,6 +22,7 @@ import {
   SYSTEM_PYTHON,
   cellPngs,
   cellSource,
+  copyProject,
   executeNotebook,
   joined,
   jupyterMissing,
@@ -231,17 +233,6 @@ describe("kernel-setup/colab_setup.ipynb, run here on a local copy of the projec
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  /** The project as a clone has it, with the installed node_modules linked in (so `npm ci` is not rerun). */
-  function copyProject(to: string): void {
-    const skipped = new Set(["node_modules", ".git", ".cache", "models", "output", "bench-models", ".jupyter", "dist"]);
-    fs.cpSync(REPO_ROOT, to, {
-      recursive: true,
-      verbatimSymlinks: true,
-      filter: (source) => !skipped.has(path.relative(REPO_ROOT, source).split(path.sep)[0]),
-    });
-    fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(to, "node_modules"));
-  }
-
   it("installs and registers the kernel, runs %%typescript cells and shows a task notebook", async () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "colab-test-"));
     const project = path.join(tmp, "project");
@@ -329,7 +320,7 @@ describe("kernel-setup/colab-install.sh: onnxruntime-node's CUDA provider where 
    * first on PATH that names one; onnxruntime-node's installer then reaches for NuGet through `proxy`, a local port
    * that records the request and closes, so nothing is downloaded whatever the machine's network.
    */
-  function runInstall(gpu: string | undefined, proxy: string): Promise<CliRun> {
+  function runInstall(gpu: string | undefined, proxy: string, extra: NodeJS.ProcessEnv = {}): Promise<CliRun> {
     tmp ??= fs.mkdtempSync(path.join(os.tmpdir(), "colab-install-test-"));
     const bin = path.join(tmp, gpu ? "bin-gpu" : "bin-none");
     fs.mkdirSync(bin, { recursive: true });
@@ -349,6 +340,11 @@ describe("kernel-setup/colab-install.sh: onnxruntime-node's CUDA provider where 
       PYTHON: SYSTEM_PYTHON,
       GLOBAL_AGENT_HTTP_PROXY: proxy,
       GLOBAL_AGENT_HTTPS_PROXY: proxy,
+      // Never the project's own .colab/: each run its own state file.
+      COLAB_STATE_FILE: path.join(fs.mkdtempSync(path.join(tmp, "state-")), "setup.json"),
+      // No NVIDIA driver library of this machine decides a test.
+      NVIDIA_DRIVER_LIB_DIRS: path.join(tmp, "no-driver"),
+      ...extra,
     };
     delete env.JUPYTER_PATH;
     delete env.FLORENCE2_DEVICE;
@@ -362,7 +358,7 @@ describe("kernel-setup/colab-install.sh: onnxruntime-node's CUDA provider where 
     return new Promise((resolve) => child.on("close", (status) => resolve({ status, stdout, stderr })));
   }
 
-  it("on a GPU runtime runs onnxruntime-node's own installer (cuda12, from NuGet) and, when it fails, goes on with the CPU", async function () {
+  it("on a GPU runtime runs onnxruntime-node's own installer (CUDA_INSTALL_COMMAND, from NuGet) and, when it fails, goes on with the CPU", async function () {
     if (fs.existsSync(path.join(REPO_ROOT, "node_modules", "onnxruntime-node", "bin", "napi-v6", "linux", "x64", "libonnxruntime_providers_cuda.so"))) {
       console.log("      skipped: the CUDA provider is installed here, so the script would not run the installer");
       this.skip();
@@ -375,8 +371,12 @@ describe("kernel-setup/colab-install.sh: onnxruntime-node's CUDA provider where 
       const url = `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`;
       const run = await runInstall("Tesla T4", url);
       assert.equal(run.status, 0, run.stderr + run.stdout);
-      assert.match(run.stdout, /== NVIDIA GPU \(Tesla T4\): installing onnxruntime-node's CUDA 12 provider with its own installer\n {3}\(ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules\/onnxruntime-node\/script\/install\.js\)/);
-      assert.match(run.stderr, /WARNING: onnxruntime-node's CUDA provider could not be installed \(see above\): the notebooks run on the CPU\./);
+      assert.ok(
+        run.stdout.includes(`== NVIDIA GPU (Tesla T4): installing onnxruntime-node's CUDA provider with its own installer\n   (${CUDA_INSTALL_COMMAND})`),
+        run.stdout,
+      );
+      assert.match(run.stderr, /WARNING: onnxruntime-node's CUDA provider could not be installed \(see above\)\./);
+      assert.match(run.stdout, /== CUDA can't run here \(.+\), and NVIDIA's Vulkan driver \(libGLX_nvidia\.so\.0, libEGL_nvidia\.so\.0\) is not there for WebGPU: the notebooks run on the CPU\./);
       // The device line comes from the library's own choice, which read the fake nvidia-smi.
       assert.match(run.stdout, /== Device check: Device: CPU \(.+\); auto: found Tesla T4, but onnxruntime-node's CUDA provider is not installed/);
       assert.match(run.stdout, /== Registering the TypeScript kernel/);
@@ -392,6 +392,159 @@ describe("kernel-setup/colab-install.sh: onnxruntime-node's CUDA provider where 
     assert.match(run.stdout, /== No NVIDIA GPU in this runtime: the notebooks run on the CPU \(on Colab: Runtime > Change runtime type > T4 GPU\)/);
     assert.doesNotMatch(run.stdout, /installing onnxruntime-node's CUDA/);
     assert.match(run.stdout, /== Device check: Device: CPU \(.+\); auto: no NVIDIA GPU found/);
+  });
+
+  /** The CUDA 13 provider's needs, as kernel-setup/cuda-needs.ts names them: library file and the wheel that has it. */
+  const CUDA13_LIBRARIES = [
+    { name: "libcublasLt.so.13", wheel: "nvidia-cublas", folder: "cublas" },
+    { name: "libcublas.so.13", wheel: "nvidia-cublas", folder: "cublas" },
+    { name: "libcudart.so.13", wheel: "nvidia-cuda-runtime", folder: "cuda_runtime" },
+    { name: "libcurand.so.10", wheel: "nvidia-curand", folder: "curand" },
+    { name: "libcudnn.so.9", wheel: "nvidia-cudnn-cu13", folder: "cudnn" },
+  ];
+
+  interface FakeGpu {
+    /** The driver the fake cuda-needs reports: its version, and whether it is new enough for CUDA 13. */
+    driver: { found: string; ok: boolean };
+    /** Files in the fake NVIDIA driver folder (libGLX_nvidia.so.0, libEGL_nvidia.so.0). */
+    driverLibraries: string[];
+    /** The fake device check fails (exit 1) when FLORENCE2_DEVICE is this. */
+    deviceCheckFailsFor?: string;
+  }
+
+  /**
+   * A GPU runtime made of fakes: nvidia-smi naming a T4, the CUDA provider's file in place, a cuda-needs that looks
+   * for each library on LD_LIBRARY_PATH (so it reports them found only when the script passed the wheels' folders),
+   * a pip that unpacks each wheel as site-packages/nvidia/<folder>/lib/<library>, and a device check that prints
+   * the environment it was given.
+   */
+  async function runFakeGpu(fake: FakeGpu): Promise<{ run: CliRun; state: { device: string; notes: string[]; library_path: string[]; env: Record<string, string> }; site: string; pipCalls: string[] }> {
+    tmp ??= fs.mkdtempSync(path.join(os.tmpdir(), "colab-install-test-"));
+    const dir = fs.mkdtempSync(path.join(tmp, "fake-gpu-"));
+    const site = path.join(dir, "site-packages");
+    const provider = path.join(dir, "provider");
+    const driver = path.join(dir, "driver");
+    for (const d of [site, provider, driver]) fs.mkdirSync(d);
+    fs.writeFileSync(path.join(provider, "libonnxruntime_providers_cuda.so"), "");
+    for (const lib of fake.driverLibraries) fs.writeFileSync(path.join(driver, lib), "");
+    const libraries = path.join(dir, "libraries.json");
+    fs.writeFileSync(libraries, JSON.stringify(CUDA13_LIBRARIES));
+    const needs = path.join(dir, "cuda-needs.js");
+    fs.writeFileSync(needs, `
+const fs = require("fs"), path = require("path");
+const dirs = (process.env.LD_LIBRARY_PATH || "").split(":").filter(Boolean);
+const libraries = JSON.parse(fs.readFileSync(${JSON.stringify(libraries)}, "utf8")).map(({ name, wheel }) => {
+  const dir = dirs.find((d) => fs.existsSync(path.join(d, name)));
+  return { name, found: dir ? path.join(dir, name) : null, wheel };
+});
+const driver = { required: "580", found: ${JSON.stringify(fake.driver.found)}, ok: ${fake.driver.ok} };
+const missing = libraries.filter((l) => !l.found).map((l) => l.name);
+const problem = !driver.ok ? "driver " + driver.found + " is older than the 580 that the CUDA 13 provider needs"
+  : missing.length ? "missing " + missing.join(", ") : null;
+console.log(JSON.stringify({ provider: ${JSON.stringify(path.join(provider, "libonnxruntime_providers_cuda.so"))}, cudaMajor: 13, libraries, driver, ready: problem === null, problem }));
+`);
+    const pipLog = path.join(dir, "pip.log");
+    const pip = path.join(dir, "pip.js");
+    fs.writeFileSync(pip, `
+const fs = require("fs"), path = require("path");
+const wheels = process.argv.slice(2);
+fs.appendFileSync(${JSON.stringify(pipLog)}, wheels.join(" ") + "\\n");
+for (const { name, wheel, folder } of JSON.parse(fs.readFileSync(${JSON.stringify(libraries)}, "utf8"))) {
+  if (!wheels.includes(wheel)) continue;
+  fs.mkdirSync(path.join(${JSON.stringify(site)}, "nvidia", folder, "lib"), { recursive: true });
+  fs.writeFileSync(path.join(${JSON.stringify(site)}, "nvidia", folder, "lib", name), "");
+}
+`);
+    const check = path.join(dir, "device-check.sh");
+    fs.writeFileSync(check, `#!/bin/sh
+echo "Device: fake (FLORENCE2_DEVICE=\${FLORENCE2_DEVICE:-} VK_ICD_FILENAMES=\${VK_ICD_FILENAMES:-} LD_LIBRARY_PATH=\${LD_LIBRARY_PATH:-})"
+[ -n "${fake.deviceCheckFailsFor ?? ""}" ] && [ "\${FLORENCE2_DEVICE:-}" = "${fake.deviceCheckFailsFor ?? ""}" ] && exit 1
+exit 0
+`, { mode: 0o755 });
+    const stateFile = path.join(dir, "state", "setup.json");
+    const run = await runInstall("Tesla T4", "http://127.0.0.1:9", {
+      ORT_PROVIDER_DIR: provider,
+      FLORENCE2_CUDA_NEEDS: `node ${needs}`,
+      PIP_INSTALL: `node ${pip}`,
+      FLORENCE2_DEVICE_CHECK: check,
+      NVIDIA_DRIVER_LIB_DIRS: driver,
+      PYTHONPATH: site,
+      COLAB_STATE_FILE: stateFile,
+      LD_LIBRARY_PATH: "/opt/runtime/lib",
+    });
+    assert.equal(run.status, 0, run.stderr + run.stdout);
+    const state = JSON.parse(fs.readFileSync(stateFile, "utf8"));
+    const pipCalls = fs.existsSync(pipLog) ? fs.readFileSync(pipLog, "utf8").trim().split("\n") : [];
+    return { run, state, site, pipCalls };
+  }
+
+  it("on a GPU with a new enough driver installs the missing NVIDIA wheels and gives the device check and the kernels their folders", async () => {
+    const { run, state, site, pipCalls } = await runFakeGpu({ driver: { found: "580.65", ok: true }, driverLibraries: ["libGLX_nvidia.so.0"] });
+    assert.match(run.stdout, /== NVIDIA GPU \(Tesla T4\): onnxruntime-node's CUDA provider is already installed/);
+    const wheels = [...new Set(CUDA13_LIBRARIES.map((l) => l.wheel))];
+    assert.deepEqual(pipCalls, [wheels.join(" ")], `each missing library's wheel, once: ${run.stdout}${run.stderr}`);
+    assert.ok(run.stdout.includes(`== Installing the NVIDIA libraries the CUDA 13 provider needs: pip install ${wheels.join(" ")}`), run.stdout);
+    const folders = [...new Set(CUDA13_LIBRARIES.map((l) => path.join(site, "nvidia", l.folder, "lib")))].sort();
+    assert.deepEqual([...state.library_path].sort(), folders);
+    assert.match(run.stdout, /== CUDA: the provider and the CUDA 13 libraries it needs are all found/);
+    // The device check ran with the wheels' folders first on LD_LIBRARY_PATH, and nothing forced.
+    const checked = /== Device check: Device: fake \(FLORENCE2_DEVICE= VK_ICD_FILENAMES= LD_LIBRARY_PATH=(.*)\)/.exec(run.stdout);
+    assert.ok(checked, run.stdout);
+    assert.deepEqual(checked[1].split(":"), [...state.library_path, "/opt/runtime/lib"]);
+    assert.deepEqual(state.env, {});
+    assert.deepEqual(state.notes, []);
+    assert.equal(state.device, `Device: fake (FLORENCE2_DEVICE= VK_ICD_FILENAMES= LD_LIBRARY_PATH=${checked[1]})`);
+  });
+
+  it("when the driver is too old for the provider's CUDA, writes NVIDIA's Vulkan ICD and gives WebGPU to the device check and the kernels", async () => {
+    const { run, state } = await runFakeGpu({ driver: { found: "535.104", ok: false }, driverLibraries: ["libEGL_nvidia.so.0"] });
+    const note = /== (CUDA can't run here \(driver 535\.104 is older than the 580 that the CUDA 13 provider needs\): WebGPU through NVIDIA's Vulkan driver \((.+libEGL_nvidia\.so\.0)\) instead\.)/.exec(run.stdout);
+    assert.ok(note, run.stdout);
+    assert.deepEqual(state.notes, [note[1]]);
+    const icd = state.env.VK_ICD_FILENAMES;
+    assert.deepEqual(JSON.parse(fs.readFileSync(icd, "utf8")), { file_format_version: "1.0.0", ICD: { library_path: note[2], api_version: "1.3.0" } });
+    assert.equal(state.env.FLORENCE2_DEVICE, "webgpu");
+    assert.ok(run.stdout.includes(`== Device check: Device: fake (FLORENCE2_DEVICE=webgpu VK_ICD_FILENAMES=${icd} `), run.stdout);
+  });
+
+  it("when WebGPU does not start either, the CPU, saying why in one line", async () => {
+    const { run, state } = await runFakeGpu({ driver: { found: "535.104", ok: false }, driverLibraries: ["libGLX_nvidia.so.0"], deviceCheckFailsFor: "webgpu" });
+    assert.match(run.stdout, /== CUDA can't run here \(driver 535\.104 is older than the 580 that the CUDA 13 provider needs\), and WebGPU through NVIDIA's Vulkan driver did not start \(Device: fake .+\): the notebooks run on the CPU\./);
+    assert.deepEqual(state.env, { FLORENCE2_DEVICE: "cpu" });
+    assert.equal(state.notes.length, 1);
+    assert.match(state.device, /^Device: fake \(FLORENCE2_DEVICE=cpu VK_ICD_FILENAMES= /);
+  });
+
+  it("without NVIDIA's Vulkan driver library, the CPU, saying why", async () => {
+    const { run, state } = await runFakeGpu({ driver: { found: "535.104", ok: false }, driverLibraries: [] });
+    assert.match(run.stdout, /== CUDA can't run here \(driver 535\.104 .+\), and NVIDIA's Vulkan driver \(libGLX_nvidia\.so\.0, libEGL_nvidia\.so\.0\) is not there for WebGPU: the notebooks run on the CPU\./);
+    assert.deepEqual(state.env, {});
+  });
+});
+
+describe("kernel-setup/colab_runtime.py: the install's environment for the TypeScript kernels", function () {
+  before(function () {
+    const missing = jupyterMissing(["IPython", "jupyter_client"]);
+    if (missing) {
+      console.log(`      skipped: ${missing}`);
+      this.skip();
+    }
+  });
+
+  it("puts the library folders first on LD_LIBRARY_PATH and sets the chosen device, unless the user set one", () => {
+    const code = `
+import json, sys
+sys.path.insert(0, ${JSON.stringify(path.join(REPO_ROOT, "kernel-setup"))})
+import colab_runtime
+state = {"library_path": ["/w/cublas/lib", "/opt/lib"], "env": {"FLORENCE2_DEVICE": "webgpu", "VK_ICD_FILENAMES": "/s/nvidia_icd.json"}}
+print(json.dumps([colab_runtime.apply_environment(state, {"LD_LIBRARY_PATH": "/opt/lib"}), colab_runtime.apply_environment(state, {"FLORENCE2_DEVICE": "cpu"})]))
+`;
+    const run = spawnSync(SYSTEM_PYTHON, ["-c", code], { encoding: "utf8" });
+    assert.equal(run.status, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), [
+      { LD_LIBRARY_PATH: "/w/cublas/lib:/opt/lib", FLORENCE2_DEVICE: "webgpu", VK_ICD_FILENAMES: "/s/nvidia_icd.json" },
+      { LD_LIBRARY_PATH: "/w/cublas/lib:/opt/lib", FLORENCE2_DEVICE: "cpu", VK_ICD_FILENAMES: "/s/nvidia_icd.json" },
+    ]);
   });
 });
 
@@ -410,7 +563,7 @@ describe("kernel-setup/tslab_bridge.py", function () {
     return run.stdout;
   }
 
-  it("passes display entries on with their id, so that the kernel's updates overwrite them (the live progress line)", function () {
+  it("passes display entries on with their id (the live progress line) and with every form they carry (tables: HTML and text)", function () {
     const out = python(`
 import json, IPython.display, tslab_bridge
 calls = []
@@ -421,6 +574,9 @@ tslab_bridge.show_output(msg("display_data", "<OD>: 5 tokens", "p1"))
 tslab_bridge.show_output(msg("update_display_data", "<OD>: 9 tokens", "p1"))
 tslab_bridge.show_output(msg("update_display_data", "the result", "p1"))
 tslab_bridge.show_output(msg("update_display_data", "no id, nothing to update"))
+table = msg("display_data", "task  wall")
+table["content"]["data"]["text/html"] = "<table><tr><td>OD</td></tr></table>"
+tslab_bridge.show_output(table)
 print(json.dumps(calls))
 `);
     assert.deepEqual(JSON.parse(out), [
@@ -428,6 +584,8 @@ print(json.dumps(calls))
       [{ "text/plain": "<OD>: 5 tokens" }, { raw: true, metadata: {}, display_id: "p1", update: false }],
       [{ "text/plain": "<OD>: 9 tokens" }, { raw: true, metadata: {}, display_id: "p1", update: true }],
       [{ "text/plain": "the result" }, { raw: true, metadata: {}, display_id: "p1", update: true }],
+      // A table: both forms reach Colab's front end, which renders the HTML and keeps the text.
+      [{ "text/plain": "task  wall", "text/html": "<table><tr><td>OD</td></tr></table>" }, { raw: true }],
     ]);
   });
 

@@ -31,7 +31,7 @@ import { WALKTHROUGH_TASKS, type TaskSpec } from "../src/text/tasks";
 import { SERIES_COLORS, layoutChart } from "../src/walkthrough/chart";
 import { parseWalkthroughArgs } from "../src/walkthrough/cli";
 import { SEED_SETUP, SEED_TIMINGS } from "../src/walkthrough/seed-timings";
-import { BATCHED_NOTE } from "../src/walkthrough/timing-table";
+import { BATCHED_NOTE, STANDIN_MARK } from "../src/walkthrough/timing-table";
 import { STANDIN_NOTE } from "../src/walkthrough/standin-note";
 import { WALKTHROUGH_SETTINGS, photoOf, settingsLine, walkthroughInput } from "../src/walkthrough/steps";
 import {
@@ -101,6 +101,11 @@ function cellText(cell: NotebookCell): string {
       return text === undefined ? "" : `${joined(text)}\n`;
     })
     .join("");
+}
+
+/** The text/html of a cell's display entries. */
+function htmlOutputs(cell: NotebookCell): string[] {
+  return (cell.outputs ?? []).filter((o) => o.data?.["text/html"] !== undefined).map((o) => joined(o.data?.["text/html"]));
 }
 
 /** The results a cell showed: lines of `<stand-in note> {"<TASK>": ...}`. */
@@ -406,8 +411,12 @@ describe("notebooks (executed with the tslab kernel on a stand-in model)", funct
     it("runs the same tasks as one runBatch: its timing lines, where the time went, and batched results the same as the per-task runs", () => {
       const { cell } = findCell(run().notebook, "model.runBatch(");
       assert.equal(streamText(cell, "stderr"), "");
-      const stdout = streamText(cell, "stdout");
+      // The %%time lines are printed; the summary is a display entry (HTML table, its text beside it).
+      const stdout = cellText(cell);
       assert.equal(timingLines(cell).length, 1, stdout);
+      const summaryHtml = htmlOutputs(cell);
+      assert.equal(summaryHtml.length, 1, "the batch summary as one HTML table");
+      assert.match(summaryHtml[0], /<table[\s\S]*>vision encoder<[\s\S]*>decoder<[\s\S]*<\/table>/);
       const n = WALKTHROUGH_TASKS.length;
       assert.match(stdout, new RegExp(`^One runBatch of ${n} requests: (${IPYTHON_TIME}), against (${IPYTHON_TIME}) for the ${n} per-task runs one after another \\(\\d+\\.\\d\\dx\\)\\.$`, "m"));
       const photos = new Set(WALKTHROUGH_TASKS.map((t) => setup().imageOf(t).file)).size;
@@ -420,9 +429,17 @@ describe("notebooks (executed with the tslab kernel on a stand-in model)", funct
     });
 
     it("prints the timing table beside the seed's T4 figures, naming each task's photo, the device and model, and shows the chart", async () => {
-      const batchTime = new RegExp(`^One runBatch of \\d+ requests: (${IPYTHON_TIME}),`, "m").exec(streamText(findCell(run().notebook, "model.runBatch(").cell, "stdout"))?.[1];
-      const { cell } = findCell(run().notebook, "timingTable(");
-      const table = streamText(cell, "stdout");
+      const batchTime = new RegExp(`^One runBatch of \\d+ requests: (${IPYTHON_TIME}),`, "m").exec(cellText(findCell(run().notebook, "model.runBatch(").cell))?.[1];
+      const { cell } = findCell(run().notebook, "timingTableDisplay(");
+      const [tableOutput, ...others] = (cell.outputs ?? []).filter((o) => o.data?.["text/html"] !== undefined);
+      assert.ok(tableOutput, "the table as a display entry with text/html");
+      assert.equal(others.length, 0, "one table");
+      const table = joined(tableOutput.data?.["text/plain"]);
+      assert.equal(streamText(cell, "stdout"), "", "the table is not printed besides");
+      const html = joined(tableOutput.data?.["text/html"]);
+      for (const task of WALKTHROUGH_TASKS) assert.ok(html.includes(`>${task.name}</td>`), `an HTML row for ${task.name}`);
+      assert.ok(html.includes(STANDIN_MARK), "the stand-in run is marked above the HTML table");
+      assert.match(html, /seed \(T4\)<\/th>/, "the seed's columns under their own heading");
       assert.ok(table.includes(BATCHED_NOTE), "says what the batched column holds");
       assert.ok(table.includes(SEED_SETUP), table);
       assert.ok(table.includes(`onnxruntime-node on CPU (${os.cpus()[0].model.trim()}`), "names this machine's CPU");

@@ -14,6 +14,7 @@ import { describeValue } from "../util/describe";
 import { Drawing, DrawOptions, RenderOptions, drawResult, renderImage } from "./draw";
 import type { ImageInput, RgbImage } from "../image/image";
 import type { TaskResult } from "../text/postprocess";
+import type { TextAndHtml } from "./table";
 import { runningTslab, TslabDisplay } from "./tslab";
 
 export interface ShowOptions {
@@ -50,6 +51,16 @@ export function showText(text: string): void {
   const display = kernelDisplay();
   if (display) display.text(String(text));
   else console.log(String(text));
+}
+
+/**
+ * A table as one output with both forms, `text/html` and `text/plain` (as pandas gives them): front ends that render
+ * HTML show the table, the others and saved-notebook readers the text. Outside tslab the text is printed.
+ */
+export function showTable(table: TextAndHtml): void {
+  const tslab = runningTslab();
+  if (tslab) tslab.displayData({ "text/html": table.html, "text/plain": table.text });
+  else console.log(table.text);
 }
 
 /** Shows the image itself, e.g. before running a task on it; `region` outlines a region task's input on it. */

@@ -13,11 +13,19 @@ export interface TslabDisplay {
   text(s: string): void;
 }
 
-/** The part of tslab's public module used here: `display` appends an output, `newDisplay()` one entry to overwrite. */
+/**
+ * The part of tslab's public module used here: `display` appends an output, `newDisplay()` one entry to overwrite;
+ * and `displayData`, one output with several forms (a mime bundle), which tslab's `Display` can't send (each of its
+ * calls sends one mime type), so it goes to the kernel's own writer.
+ */
 export interface TslabApi {
   display: TslabDisplay;
   newDisplay(): TslabDisplay;
+  displayData(data: Record<string, string>): void;
 }
+
+/** The kernel's writer of display_data messages (tslab/dist/jupyter.js, `lastWriteDisplayData`). */
+type WriteDisplayData = (content: { data: Record<string, string>; metadata: Record<string, unknown>; transient: Record<string, unknown> }, update: boolean) => void;
 
 /** How tslab's kernel module is named in Node's module cache, wherever tslab is installed. */
 const TSLAB_KERNEL_MODULE = /[\\/]tslab[\\/]dist[\\/]jupyter\.js$/;
@@ -33,11 +41,14 @@ export function runningTslab(): TslabApi | undefined {
   if (!cache) return undefined;
   const kernelModule = Object.keys(cache).find((file) => TSLAB_KERNEL_MODULE.test(file));
   if (kernelModule === undefined) return undefined;
-  const jupyter = cache[kernelModule]?.exports as { lastWriteDisplayData?: unknown } | undefined;
+  const jupyter = cache[kernelModule]?.exports as { lastWriteDisplayData?: WriteDisplayData | null } | undefined;
   if (jupyter?.lastWriteDisplayData == null) return undefined;
+  const kernel = jupyter;
   const tslab = require(path.join(path.dirname(kernelModule), "public.js")) as Partial<TslabApi>;
   if (typeof tslab.newDisplay !== "function" || typeof tslab.display !== "object" || tslab.display === null) {
     return undefined;
   }
-  return { display: tslab.display, newDisplay: tslab.newDisplay };
+  // Read at each call, as tslab's Display does: the kernel replaces the writer for every cell it runs.
+  const displayData = (data: Record<string, string>) => kernel.lastWriteDisplayData?.({ data, metadata: {}, transient: {} }, false);
+  return { display: tslab.display, newDisplay: tslab.newDisplay, displayData };
 }

@@ -7,7 +7,7 @@
  * it (runBatch's `timings.total`: its share of its photo's vision run, of the text encoder run and of each decoder
  * step it took part in, by rows), so the shares add up to the batch's time; no task of a batch ends on its own.
  */
-import { formatTime, type RunOutput } from "../index";
+import { formatTime, renderHtmlTable, type RunOutput, type TextAndHtml } from "../index";
 import type { TaskRun } from "./timing-table";
 
 /** How the batched outputs compare with the per-task runs'. */
@@ -90,6 +90,46 @@ export function batchSummary(runs: readonly TaskRun[], perTask: readonly RunOutp
     `${plural(perTaskVisionRuns, "run")}), text encoder ${formatTime(batch.encoder / 1000)}, decoder ${formatTime(batch.decoder / 1000)} ` +
     `(${batch.decoderSteps} steps in ${plural(batch.waves, "wave")}, up to ${batch.maxRows} rows a step), reading images, prompts and post-processing ${formatTime(other)}`
   );
+}
+
+/**
+ * The batch summary for a notebook: batchSummary's two lines as the text, and as HTML a table of where the time went,
+ * stage by stage, for the batch and for the per-task runs one after another (their own stage timings).
+ */
+export function batchSummaryDisplay(runs: readonly TaskRun[], perTask: readonly RunOutput[], batched: readonly RunOutput[]): TextAndHtml {
+  const text = batchSummary(runs, perTask, batched);
+  const batch = batched[0]?.timings.batch;
+  if (!batch) throw new Error("Expected the outputs of one model.runBatch call (with timings.batch) but received none.");
+  const sequential = runs.reduce((sum, r) => sum + r.times.wall, 0);
+  const stage = (pick: (t: RunOutput["timings"]) => number) => perTask.reduce((sum, o) => sum + pick(o.timings), 0) / 1000;
+  const perTaskVisionRuns = perTask.filter((o) => !o.timings.imageFeaturesCached).length;
+  const stages = { vision: stage((t) => t.vision), encoder: stage((t) => t.encoder), decoder: stage((t) => t.decoder) };
+  const other = Math.max(0, batch.total - batch.vision - batch.encoder - batch.decoder) / 1000;
+  const perTaskOther = Math.max(0, sequential - stages.vision - stages.encoder - stages.decoder);
+  const ratio = sequential > 0 ? `${(batch.total / 1000 / sequential).toFixed(2)}x the per-task runs' time` : "";
+  const html = renderHtmlTable({
+    title: `One runBatch of ${batch.requests} requests against the ${runs.length} per-task runs one after another`,
+    notes: [],
+    columns: [
+      { text: "stage" },
+      { text: "one runBatch", group: "one runBatch", numeric: true },
+      { text: "", html: "how", group: "one runBatch" },
+      { text: `the ${runs.length} per-task runs`, group: `the ${runs.length} per-task runs`, numeric: true, apart: true },
+      { text: "", html: "how", group: `the ${runs.length} per-task runs` },
+    ],
+    rows: [
+      ["vision encoder", formatTime(batch.vision / 1000), `${plural(batch.visionRuns, "run")} for ${plural(batch.images, "photo")}`, formatTime(stages.vision), plural(perTaskVisionRuns, "run")],
+      ["text encoder", formatTime(batch.encoder / 1000), "", formatTime(stages.encoder), ""],
+      [
+        "decoder", formatTime(batch.decoder / 1000), `${batch.decoderSteps} steps in ${plural(batch.waves, "wave")}, up to ${batch.maxRows} rows a step`,
+        formatTime(stages.decoder), `${perTask.reduce((sum, o) => sum + o.timings.decoderSteps, 0)} steps`,
+      ],
+      ["reading images, prompts and post-processing", formatTime(other), "", formatTime(perTaskOther), ""],
+      ["total (wall)", formatTime(batch.total / 1000), ratio, formatTime(sequential), ""],
+    ],
+    totals: 1,
+  });
+  return { text, html };
 }
 
 /** "1 photo", "2 photos". */

@@ -1,9 +1,13 @@
 /**
  * This run's per-task times beside the seed's (the walkthrough's `%%time` figures on Colab's T4), as a text table
- * for the all-tasks notebook and `npm start`, with the device, the model, the settings and each task's photo named;
- * and, when the tasks were also run as one batch (batched.ts), each task's share of the batch.
+ * for `npm start` and an HTML table (with the text beside it) for the all-tasks notebook, with the device, the
+ * model, the settings and each task's photo named; and, when the tasks were also run as one batch (batched.ts), each
+ * task's share of the batch.
  */
-import { formatTime, type CellTimes, type DeviceChoice, type TaskSpec } from "../index";
+import {
+  formatTime, renderTable, renderTextTable,
+  type CellTimes, type DeviceChoice, type TableColumn, type TableSpec, type TaskSpec, type TextAndHtml,
+} from "../index";
 import { SEED_DEVICE, SEED_SETUP, SEED_TIMINGS, seedCpuTotalSeconds, seedWallSeconds } from "./seed-timings";
 import { settingsLine, type GenerationSettings } from "./steps";
 
@@ -52,10 +56,10 @@ export const BATCHED_NOTE =
   "figure is its share of the batch's wall time, and the shares add up to it";
 
 /**
- * The table: one row per run, a total row, IPython's time format for every figure (so both sides read alike). A
- * batched column appears when any run has a batched share.
+ * The table's rows and columns: one row per run, a total row, IPython's time format for every figure (so both sides
+ * read alike), the seed's columns set apart. A batched column appears when any run has a batched share.
  */
-export function timingTable(runs: readonly TaskRun[], context: RunContext): string {
+export function timingTableSpec(runs: readonly TaskRun[], context: RunContext): TableSpec {
   const here = `this run: onnxruntime-node on ${deviceText(context.device)}, ${modelText(context)}, ${settingsLine(context.settings)}`;
   const batched = runs.some((r) => r.batched !== undefined);
   const orDash = (seconds: number | undefined) => (seconds === undefined ? "-" : formatTime(seconds));
@@ -78,20 +82,38 @@ export function timingTable(runs: readonly TaskRun[], context: RunContext): stri
     sum((r) => seedCpuTotalSeconds(r.task.token)),
   ]);
   const label = context.device.label;
-  const header = [
-    "task", "photo", `wall (${label})`, `CPU total (${label})`, ...(batched ? [`batched wall (${label})`] : []),
-    `wall (seed, ${SEED_DEVICE})`, `CPU total (seed, ${SEED_DEVICE})`,
+  const thisRun = context.standin ? `this run (${label}, stand-in)` : `this run (${label})`;
+  const seedGroup = `seed (${SEED_DEVICE})`;
+  const columns: TableColumn[] = [
+    { text: "task" },
+    { text: "photo" },
+    { text: `wall (${label})`, html: "wall", group: thisRun, numeric: true },
+    { text: `CPU total (${label})`, html: "CPU total", group: thisRun, numeric: true },
+    ...(batched ? [{ text: `batched wall (${label})`, html: "wall (share)", group: `batched (${label})`, numeric: true, apart: true }] : []),
+    { text: `wall (seed, ${SEED_DEVICE})`, html: "wall", group: seedGroup, numeric: true, apart: true },
+    { text: `CPU total (seed, ${SEED_DEVICE})`, html: "CPU total", group: seedGroup, numeric: true },
   ];
-  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
-  const line = (cells: readonly string[]) => cells.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd();
-  return [
-    "Per-task times (each task timed whole: image, vision encoder, prompt, generation, post-processing, as the " +
+  return {
+    title:
+      "Per-task times (each task timed whole: image, vision encoder, prompt, generation, post-processing, as the " +
       "walkthrough's %%time cells)",
-    `  ${here}`,
-    ...(batched ? [`  ${BATCHED_NOTE}`] : []),
-    `  seed: ${SEED_SETUP}`,
-    line(header),
-    line(widths.map((w) => "-".repeat(w))),
-    ...rows.map(line),
-  ].join("\n");
+    notes: [here, ...(batched ? [BATCHED_NOTE] : []), `seed: ${SEED_SETUP}`],
+    ...(context.standin ? { mark: STANDIN_MARK } : {}),
+    columns,
+    rows,
+    totals: 1,
+  };
+}
+
+/** Said above the HTML table of a stand-in's run (the text form names the stand-in in its "this run" line). */
+export const STANDIN_MARK = "stand-in model (random weights): the times are real, the outputs are not Florence-2's";
+
+/** The table as text: `npm start` prints it. */
+export function timingTable(runs: readonly TaskRun[], context: RunContext): string {
+  return renderTextTable(timingTableSpec(runs, context));
+}
+
+/** The table as HTML with the text beside it: the all-tasks notebook shows it (`showTable`). */
+export function timingTableDisplay(runs: readonly TaskRun[], context: RunContext): TextAndHtml {
+  return renderTable(timingTableSpec(runs, context));
 }

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { inTslab, show, showImage, showResult, showText } from "../../src/notebook/display";
+import { inTslab, show, showImage, showResult, showTable, showText } from "../../src/notebook/display";
 import { drawResult, renderImage } from "../../src/notebook/draw";
 import type { RgbImage } from "../../src/image/image";
 import { simulateKernel, tslabModuleLoaded } from "../support/tslab-kernel";
@@ -86,6 +86,20 @@ describe("display", () => {
         kernel.stop();
       }
       assert.equal(inTslab(), false, "a kernel module without a cell channel is not a running kernel");
+    });
+
+    it("shows a table as one output holding both forms, text/html and text/plain; outside a kernel prints the text", async () => {
+      const table = { text: "task  wall\nOD    1 s", html: "<table><tr><td>OD</td><td>1 s</td></tr></table>" };
+      const kernel = simulateKernel();
+      try {
+        const { lines } = await captureLog(() => showTable(table));
+        assert.deepEqual(lines, [], "nothing printed besides");
+        assert.deepEqual(kernel.messages.map((m) => [m.data, m.update]), [[{ "text/html": table.html, "text/plain": table.text }, false]]);
+      } finally {
+        kernel.stop();
+      }
+      const { lines } = await captureLog(() => showTable(table));
+      assert.deepEqual(lines, [table.text]);
     });
   });
 });

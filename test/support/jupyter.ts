@@ -234,3 +234,17 @@ export async function writeNotebookFixtures(dir: string, env: NodeJS.ProcessEnv)
   });
   return { modelFolder, imagePath, env: { ...env, FLORENCE2_MODEL: modelFolder, FLORENCE2_IMAGE: imagePath } };
 }
+
+/**
+ * The project as a fresh clone has it (no node_modules, models or outputs), in `to`, with the installed node_modules
+ * linked in so that the Colab install script finds the packages there and `npm ci` is not rerun.
+ */
+export function copyProject(to: string): void {
+  const skipped = new Set(["node_modules", ".git", ".cache", "models", "output", "bench-models", ".jupyter", "dist", ".colab"]);
+  fs.cpSync(REPO_ROOT, to, {
+    recursive: true,
+    verbatimSymlinks: true,
+    filter: (source) => !skipped.has(path.relative(REPO_ROOT, source).split(path.sep)[0]),
+  });
+  fs.symlinkSync(path.join(REPO_ROOT, "node_modules"), path.join(to, "node_modules"));
+}

@@ -9,7 +9,8 @@ import * as path from "node:path";
 import { Florence2, type RunOutput } from "../../src/florence2";
 import { loadImageRgb } from "../../src/image/image";
 import { getTask } from "../../src/text/tasks";
-import { addBatchedShares, batchSummary, compareBatched } from "../../src/walkthrough/batched";
+import { addBatchedShares, batchSummary, batchSummaryDisplay, compareBatched } from "../../src/walkthrough/batched";
+import { formatTime } from "../../src/notebook/timing";
 import { walkthroughInput } from "../../src/walkthrough/steps";
 import type { TaskRun } from "../../src/walkthrough/timing-table";
 import { writeTestImage } from "../support/images";
@@ -85,5 +86,22 @@ describe("walkthrough/batched: the tasks again as one runBatch", function () {
     // The per-task runs had no feature cache: each ran the vision encoder; the batch ran it once for the photo.
     assert.match(second, new RegExp(`^  vision encoder \\S+ \\S+ \\(1 run for 1 photo; the per-task runs: 4 runs\\), text encoder \\S+ \\S+, decoder \\S+ \\S+ \\(${batch.decoderSteps} steps in 1 wave, up to 8 rows a step\\), reading images, prompts and post-processing \\S+ \\S+$`));
     assert.throws(() => batchSummary(runs, perTask, []), /outputs of one model\.runBatch call/);
+  });
+
+  it("for notebooks: the same two lines beside an HTML table of the stages, batch against the per-task runs' own timings", function () {
+    const runs: TaskRun[] = TASKS.map((task) => ({ task, times: { user: 1, sys: 0, total: 1, wall: 2 }, photo: "photo.png" }));
+    const batch = batched[0].timings.batch;
+    assert.ok(batch);
+    const shown = batchSummaryDisplay(runs, perTask, batched);
+    assert.equal(shown.text, batchSummary(runs, perTask, batched));
+    const rows = [...shown.html.matchAll(/<tr[^>]*>(<td[\s\S]*?)<\/tr>/g)].map((m) => [...m[1].matchAll(/<td style="[^"]*">([^<]*)<\/td>/g)].map((c) => c[1]));
+    const sum = (pick: (o: RunOutput) => number) => formatTime(perTask.reduce((s, o) => s + pick(o), 0) / 1000);
+    assert.deepEqual(rows.map((r) => r[0]), ["vision encoder", "text encoder", "decoder", "reading images, prompts and post-processing", "total (wall)"]);
+    assert.deepEqual(rows[0], ["vision encoder", formatTime(batch.vision / 1000), "1 run for 1 photo", sum((o) => o.timings.vision), "4 runs"]);
+    assert.deepEqual(rows[2].slice(1, 5), [
+      formatTime(batch.decoder / 1000), `${batch.decoderSteps} steps in 1 wave, up to 8 rows a step`, sum((o) => o.timings.decoder),
+      `${perTask.reduce((s, o) => s + o.timings.decoderSteps, 0)} steps`,
+    ]);
+    assert.deepEqual(rows[4].slice(1, 4), [formatTime(batch.total / 1000), `${(batch.total / 1000 / 8).toFixed(2)}x the per-task runs' time`, "8 s"]);
   });
 });

@@ -6,7 +6,7 @@ import { strict as assert } from "node:assert";
 import { getTask } from "../../src/text/tasks";
 import { SEED_TIMINGS } from "../../src/walkthrough/seed-timings";
 import { WALKTHROUGH_SETTINGS } from "../../src/walkthrough/steps";
-import { deviceText, modelText, timingTable, type RunContext, type TaskRun } from "../../src/walkthrough/timing-table";
+import { STANDIN_MARK, deviceText, modelText, timingTable, timingTableDisplay, type RunContext, type TaskRun } from "../../src/walkthrough/timing-table";
 
 /** A regular expression that matches `text` itself, e.g. the dot in "1.66 s". */
 const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -51,5 +51,19 @@ describe("walkthrough/timing-table", function () {
     assert.match(table[7], new RegExp(`^OCR +sample2\\.jpg +3\\.5 s +5 s +- +${seed("<OCR>")}$`));
     assert.match(table[8], /^all 2 tasks +4\.75 s +7\.5 s +500 ms +1\.33 s +1\.34 s$/);
     assert.ok(!timingTable(runs, context).includes("batched"), "no batched column without a batched run");
+  });
+
+  it("for notebooks: the same text beside an HTML table with a row per task, the seed's columns apart, a stand-in run marked", function () {
+    const withShares: TaskRun[] = [{ ...runs[0], batched: 0.5 }, { ...runs[1], batched: 1 }];
+    const shown = timingTableDisplay(withShares, { ...context, standin: true });
+    assert.equal(shown.text, timingTable(withShares, { ...context, standin: true }));
+    const headings = [...shown.html.matchAll(/<th colspan="(\d+)" style="([^"]*)">([^<]*)<\/th>/g)].map((m) => [m[3], m[1], /border-left/.test(m[2])]);
+    assert.deepEqual(headings, [["", "2", false], ["this run (CPU, stand-in)", "2", false], ["batched (CPU)", "1", true], ["seed (T4)", "2", true]]);
+    const rows = [...shown.html.matchAll(/<tr[^>]*>(<td[\s\S]*?)<\/tr>/g)].map((m) => [...m[1].matchAll(/<td style="([^"]*)">([^<]*)<\/td>/g)].map((c) => ({ style: c[1], text: c[2] })));
+    assert.deepEqual(rows.map((r) => r[0].text), ["CAPTION", "OCR", "all 2 tasks"]);
+    assert.deepEqual(rows[0].map((c) => c.text), ["CAPTION", "sample.jpg", "1.25 s", "2.5 s", "500 ms", SEED_TIMINGS["<CAPTION>"].wall, SEED_TIMINGS["<CAPTION>"].total]);
+    for (const row of rows) assert.deepEqual(row.map((c) => /text-align:right/.test(c.style)), [false, false, true, true, true, true, true]);
+    assert.ok(shown.html.includes(STANDIN_MARK));
+    assert.ok(!timingTableDisplay(runs, context).html.includes(STANDIN_MARK), "only a stand-in's run is marked");
   });
 });
