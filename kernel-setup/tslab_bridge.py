@@ -14,8 +14,13 @@ here wait past that window after a failure, and the notebook runner reports abor
 Display entries that the TypeScript side overwrites (the live progress line of a running task, which its result
 replaces) are passed on with their display id, so they update in place here too.
 
-Kernels started here get the library folders of the Python's `nvidia-*` packages (CUDA 12 and cuDNN, which
-Colab's PyTorch installs) on LD_LIBRARY_PATH, so that onnxruntime-node's CUDA provider finds them.
+Outputs are passed on with every form they carry: a table comes as `text/html` with `text/plain` beside it, and
+Colab renders the HTML.
+
+Kernels started here get this Python's environment (where colab_runtime.py put the set-up's LD_LIBRARY_PATH,
+FLORENCE2_DEVICE and VK_ICD_FILENAMES) with the library folders of its `nvidia-*` packages (the CUDA and cuDNN wheels
+the set-up installed, or Colab's PyTorch has) first on LD_LIBRARY_PATH, so that onnxruntime-node's CUDA provider
+finds them.
 """
 import argparse
 import atexit

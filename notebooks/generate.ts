@@ -9,8 +9,8 @@
  *   `%%typescript` (colabTwin), so that the two can't drift;
  * - kernel-setup/colab_setup.ipynb, the general Colab notebook: the same set-up cell, a few `%%typescript` cells
  *   and `show_notebook`;
- * - the table of notebooks with their "Open in Colab" badges in notebooks/README.md (between COLAB_TABLE_START and
- *   COLAB_TABLE_END).
+ * - the table of notebooks with their "Open in Colab" badges (or links to the twins where package.json names no
+ *   repository) in notebooks/README.md and README.md, between COLAB_TABLE_START and COLAB_TABLE_END.
  *
  *   npx tsx notebooks/generate.ts           # (re)write them
  *   npx tsx notebooks/generate.ts --check   # exit 1 when a committed notebook differs from what would be written
@@ -34,6 +34,7 @@ export const COLAB_TWINS_DIR = path.join(NOTEBOOKS_DIR, "colab");
 /** The first line of every twin's code cells but the set-up: the bridge's cell magic (kernel-setup/tslab_bridge.py). */
 export const TYPESCRIPT_MAGIC = "%%typescript\n";
 const NOTEBOOKS_README = path.join(NOTEBOOKS_DIR, "README.md");
+const PROJECT_README = path.join(REPO_ROOT, "README.md");
 export const COLAB_TABLE_START = "<!-- colab-table: written by notebooks/generate.ts -->";
 export const COLAB_TABLE_END = "<!-- /colab-table -->";
 
@@ -531,26 +532,31 @@ function badgeLine(notebookFile: string): string {
   return repository ? `${colabBadge(repository, twinPath(notebookFile))}\n\n` : "";
 }
 
-/** The table of notebooks in notebooks/README.md: each with its twin, and its badge when the repository is known. */
-export function colabTable(repository: string | undefined = githubRepository()): string {
+/**
+ * The table of notebooks (one row per task, all-tasks last) with each one's Colab twin: its badge when the
+ * repository is known, else a link to the twin's file. `folder` is where the links start from: "" in
+ * notebooks/README.md, "notebooks/" in the project's README.md.
+ */
+export function colabTable(repository: string | undefined = githubRepository(), folder = ""): string {
   const rows = [...WALKTHROUGH_TASKS.map((t) => ({ file: taskNotebookFile(t), what: `\`${t.token}\`${t.japaneseName ? ` (${t.japaneseName})` : ""}` })),
     { file: ALL_TASKS_NOTEBOOK, what: `all ${WALKTHROUGH_TASKS.length} tasks, the batched run, the timing table and chart` }];
-  const header = repository ? "| notebook | task | Colab |\n|---|---|---|" : "| notebook | task | Colab twin |\n|---|---|---|";
+  const header = `| notebook | task | ${repository ? "Colab" : "Colab twin"} |\n|---|---|---|`;
   const lines = rows.map(({ file, what }) => {
-    const twin = `[colab/${file}](colab/${file})`;
-    return `| [${file}](${file}) | ${what} | ${repository ? colabBadge(repository, twinPath(file)) : twin} |`;
+    const twin = repository ? colabBadge(repository, twinPath(file)) : `[colab/${file}](${folder}colab/${file})`;
+    return `| [${file}](${folder}${file}) | ${what} | ${twin} |`;
   });
   return `${COLAB_TABLE_START}\n${header}\n${lines.join("\n")}\n${COLAB_TABLE_END}`;
 }
 
-/** notebooks/README.md with its table rewritten; throws when the markers are missing. */
-function readmeWithTable(readme: string): string {
+/** A README with its table rewritten; throws when the markers are missing. */
+function readmeWithTable(file: string, folder: string): string {
+  const readme = fs.readFileSync(file, "utf8");
   const start = readme.indexOf(COLAB_TABLE_START);
   const end = readme.indexOf(COLAB_TABLE_END);
   if (start < 0 || end < start) {
-    throw new Error(`notebooks/README.md must hold the lines ${COLAB_TABLE_START} and ${COLAB_TABLE_END}, in that order, around the table of notebooks.`);
+    throw new Error(`${path.relative(REPO_ROOT, file)} must hold the lines ${COLAB_TABLE_START} and ${COLAB_TABLE_END}, in that order, around the table of notebooks.`);
   }
-  return readme.slice(0, start) + colabTable() + readme.slice(end + COLAB_TABLE_END.length);
+  return readme.slice(0, start) + colabTable(githubRepository(), folder) + readme.slice(end + COLAB_TABLE_END.length);
 }
 
 function colabNotebook(): NotebookSpec {
@@ -621,7 +627,8 @@ export function allNotebooks(): NotebookSpec[] {
 /** Every generated file and its content: the notebooks and notebooks/README.md with its table. */
 function generatedFiles(): { file: string; content: string }[] {
   const files = allNotebooks().map((spec) => ({ file: spec.file, content: renderNotebook(spec) }));
-  files.push({ file: NOTEBOOKS_README, content: readmeWithTable(fs.readFileSync(NOTEBOOKS_README, "utf8")) });
+  files.push({ file: NOTEBOOKS_README, content: readmeWithTable(NOTEBOOKS_README, "") });
+  files.push({ file: PROJECT_README, content: readmeWithTable(PROJECT_README, "notebooks/") });
   return files;
 }
 

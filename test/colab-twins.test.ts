@@ -109,6 +109,9 @@ describe("Colab twins as generated (notebooks/colab/)", () => {
     const readme = fs.readFileSync(path.join(NOTEBOOKS_DIR, "README.md"), "utf8");
     const table = readme.slice(readme.indexOf(COLAB_TABLE_START), readme.indexOf(COLAB_TABLE_END) + COLAB_TABLE_END.length);
     assert.equal(table, colabTable(), "notebooks/README.md's table is the generated one");
+    const front = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+    const notebooksSection = front.slice(front.indexOf("## Notebooks\n"));
+    assert.ok(notebooksSection.startsWith(`## Notebooks\n\n${colabTable(githubRepository(repository), "notebooks/")}`), "README.md's notebook section leads with the table");
     for (const file of NOTEBOOK_FILES) assert.ok(table.includes(`colab/${file}`), `${file}'s twin in the table`);
     const firstCells = NOTEBOOK_FILES.map((f) => cellSource(readNotebook(path.join(NOTEBOOKS_DIR, f)).cells[0]));
     const repo = githubRepository(repository);

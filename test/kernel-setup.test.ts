@@ -291,7 +291,7 @@ describe("kernel-setup/colab_setup.ipynb, run here on a local copy of the projec
 
     // show_notebook: the task notebook's markdown and code shown, and its outputs (image and drawing).
     const shown = cells[cells.length - 1];
-    assert.match(cellSource(shown), /^show_notebook\(/);
+    assert.match(cellSource(shown), /^show_notebook\(/m);
     const markdown = (shown.outputs ?? []).filter((o) => o.data?.["text/markdown"] !== undefined);
     assert.ok(markdown.length > 5, "the notebook's cells are shown");
     assert.equal(cellPngs(shown).length, 2, "the image and the drawing");
