@@ -63,11 +63,18 @@ export function escapeHtml(text: string): string {
 }
 
 const CELL = "padding:0.25em 0.6em;white-space:nowrap";
-const APART = "border-left:2px solid rgba(127,127,127,0.6);background:rgba(127,127,127,0.08)";
+const RULE = "border-left:2px solid rgba(127,127,127,0.6)";
+const TINT = "background:rgba(127,127,127,0.08)";
+const APART = `${RULE};${TINT}`;
 const MARK = "display:inline-block;margin:0.2em 0;padding:0.1em 0.4em;background:#fde68a;color:#000;border-radius:3px";
 
-function cellStyle(column: TableColumn): string {
-  return [CELL, `text-align:${column.numeric ? "right" : "left"}`, ...(column.apart ? [APART] : [])].join(";");
+/** An apart column rules off its group; the rest of that group shares its tint. */
+function cellStyle(columns: readonly TableColumn[], c: number): string {
+  const column = columns[c];
+  let start = c;
+  while (start > 0 && !columns[start].apart && column.group !== undefined && columns[start - 1].group === column.group) start--;
+  const tinted = columns[start].apart === true && (start === c || column.group !== undefined);
+  return [CELL, `text-align:${column.numeric ? "right" : "left"}`, ...(column.apart ? [RULE] : []), ...(tinted ? [TINT] : [])].join(";");
 }
 
 /** The HTML form: a caption with the title and notes, group headings, one row per line. */
@@ -87,10 +94,10 @@ export function renderHtmlTable(spec: TableSpec): string {
         })
         .join("")}</tr>\n`
     : "";
-  const headRow = `<tr>${spec.columns.map((c) => `<th style="${cellStyle(c)}">${escapeHtml(c.html ?? c.text)}</th>`).join("")}</tr>\n`;
+  const headRow = `<tr>${spec.columns.map((c, i) => `<th style="${cellStyle(spec.columns, i)}">${escapeHtml(c.html ?? c.text)}</th>`).join("")}</tr>\n`;
   const row = (cells: readonly string[], total: boolean, first: boolean) => {
     const style = total ? ` style="font-weight:bold${first ? ";border-top:1px solid rgba(127,127,127,0.6)" : ""}"` : "";
-    return `<tr${style}>${cells.map((cell, c) => `<td style="${cellStyle(spec.columns[c])}">${escapeHtml(cell)}</td>`).join("")}</tr>\n`;
+    return `<tr${style}>${cells.map((cell, c) => `<td style="${cellStyle(spec.columns, c)}">${escapeHtml(cell)}</td>`).join("")}</tr>\n`;
   };
   const totals = Math.min(spec.totals ?? 0, spec.rows.length);
   const bodyRows = spec.rows.slice(0, spec.rows.length - totals);

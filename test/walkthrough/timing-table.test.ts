@@ -63,6 +63,8 @@ describe("walkthrough/timing-table", function () {
     assert.deepEqual(rows.map((r) => r[0].text), ["CAPTION", "OCR", "all 2 tasks"]);
     assert.deepEqual(rows[0].map((c) => c.text), ["CAPTION", "sample.jpg", "1.25 s", "2.5 s", "500 ms", SEED_TIMINGS["<CAPTION>"].wall, SEED_TIMINGS["<CAPTION>"].total]);
     for (const row of rows) assert.deepEqual(row.map((c) => /text-align:right/.test(c.style)), [false, false, true, true, true, true, true]);
+    // Ruled off where the batched and the seed's columns start; the seed's two columns share a tint.
+    for (const row of rows) assert.deepEqual(row.map((c) => [/border-left/.test(c.style), /background/.test(c.style)]), [[false, false], [false, false], [false, false], [false, false], [true, true], [true, true], [false, true]]);
     assert.ok(shown.html.includes(STANDIN_MARK));
     assert.ok(!timingTableDisplay(runs, context).html.includes(STANDIN_MARK), "only a stand-in's run is marked");
   });
