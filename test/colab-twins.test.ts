@@ -18,6 +18,7 @@ import {
   TYPESCRIPT_MAGIC,
   colabBadge,
   colabTable,
+  colabSetupCode,
   colabUrl,
   githubRepository,
   taskNotebookFile,
@@ -44,6 +45,7 @@ import {
   writeNotebookFixtures,
   writePhotoCache,
 } from "./support/jupyter";
+import { writeFakeGpu, type ColabState } from "./support/fake-gpu";
 
 const NOTEBOOK_FILES = [...WALKTHROUGH_TASKS.map(taskNotebookFile), ALL_TASKS_NOTEBOOK];
 const TIMING_LINES = /^CPU times: user .+, sys: .+, total: .+\nWall time: .+$/gm;
@@ -272,5 +274,73 @@ describe("Colab twins executed with Jupyter's Python kernel on a local copy of t
     for (const task of WALKTHROUGH_TASKS) assert.ok(joined(table.data?.["text/html"]).includes(`>${task.name}<`), `a row for ${task.name}`);
     assert.match(joined(table.data?.["text/html"]), /stand-in/, "the stand-in run is marked");
     assert.equal(cellPngs(cellWith(ALL_TASKS_NOTEBOOK, "timingTableDisplay(")).length, 1, "the chart");
+  });
+});
+
+describe("A twin's set-up cell on a GPU runtime (fakes): the TypeScript kernels get the set-up's environment", function () {
+  this.timeout(300_000);
+  let tmp: string;
+
+  before(function () {
+    const missing = jupyterMissing(["nbclient", "ipykernel", "IPython", "jupyter_client"]);
+    if (missing) {
+      console.log(`      skipped: ${missing}`);
+      this.skip();
+    }
+  });
+
+  after(() => {
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("installs once, then every run gives the %%typescript kernel the wheels' folders, FLORENCE2_DEVICE and VK_ICD_FILENAMES", async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "colab-gpu-test-"));
+    const project = path.join(tmp, "project");
+    copyProject(project);
+    // A driver too old for the CUDA 13 provider, and NVIDIA's EGL library: the WebGPU branch.
+    const gpu = writeFakeGpu(path.join(tmp, "gpu"), { driver: { found: "535.104", ok: false }, driverLibraries: ["libEGL_nvidia.so.0"] });
+    fs.mkdirSync(path.join(tmp, "home"));
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...gpu.env,
+      PATH: [gpu.bin, path.dirname(process.execPath), "/usr/bin", "/bin"].join(path.delimiter),
+      HOME: path.join(tmp, "home"),
+      JUPYTER_DATA_DIR: path.join(tmp, "data"),
+      JUPYTER_CONFIG_DIR: path.join(tmp, "config"),
+      JUPYTER_RUNTIME_DIR: path.join(tmp, "runtime"),
+      IPYTHONDIR: path.join(tmp, "ipython"),
+      FLORENCE2_PROJECT_DIR: project,
+    };
+    for (const key of ["JUPYTER_PATH", "FLORENCE2_DEVICE", "LD_LIBRARY_PATH", "VK_ICD_FILENAMES"]) delete env[key];
+    const notebook = path.join(tmp, "probe.ipynb");
+    const cell = (source: string, id: string) => ({ cell_type: "code", id, source, metadata: {}, outputs: [], execution_count: null });
+    fs.writeFileSync(notebook, JSON.stringify({
+      nbformat: 4,
+      nbformat_minor: 5,
+      metadata: { kernelspec: { name: "python3", display_name: "Python 3", language: "python" } },
+      cells: [
+        cell(colabSetupCode("A probe of the kernels' environment."), "setup"),
+        cell(`${TYPESCRIPT_MAGIC}console.log(JSON.stringify({ ld: process.env.LD_LIBRARY_PATH, device: process.env.FLORENCE2_DEVICE, icd: process.env.VK_ICD_FILENAMES }));`, "probe"),
+      ],
+    }));
+
+    const outputs: { setup: string; kernel: { ld: string; device: string; icd: string } }[] = [];
+    for (const round of [1, 2]) {
+      const run = await executeNotebook(notebook, { env, output: path.join(tmp, `probe-${round}.ipynb`), kernel: "python3", timeoutSeconds: 240 });
+      const [setup, probe] = run.notebook.cells;
+      assert.deepEqual([...run.statuses.values()], ["ok", "ok"], `${streamText(setup, "stderr")}${streamText(setup, "stdout")}${streamText(probe, "stderr")}`);
+      outputs.push({ setup: streamText(setup, "stdout"), kernel: JSON.parse(streamText(probe, "stdout")) });
+    }
+    const state = JSON.parse(fs.readFileSync(path.join(project, ".colab", "setup.json"), "utf8")) as ColabState;
+    assert.match(outputs[0].setup, /== CUDA can't run here \(driver 535\.104 is older than the 580 that the CUDA 13 provider needs\): WebGPU through NVIDIA's Vulkan driver \(.+libEGL_nvidia\.so\.0\) instead\./);
+    assert.match(outputs[1].setup, /^Install: already done in this runtime/m);
+    assert.ok(state.library_path.length > 0 && state.library_path.every((d) => d.startsWith(path.join(gpu.site, "nvidia"))), JSON.stringify(state.library_path));
+    for (const [i, { setup, kernel }] of outputs.entries()) {
+      assert.ok(setup.includes(`${state.notes[0]}\n${state.device}\n`), `run ${i + 1} prints why and the device line last:\n${setup}`);
+      assert.match(state.device, /^Device: fake \(FLORENCE2_DEVICE=webgpu VK_ICD_FILENAMES=\S+nvidia_icd\.json LD_LIBRARY_PATH=/);
+      assert.deepEqual(kernel.ld.split(":").slice(0, state.library_path.length), state.library_path, `run ${i + 1}: the wheels' folders first`);
+      assert.equal(kernel.device, "webgpu");
+      assert.equal(kernel.icd, state.env.VK_ICD_FILENAMES);
+    }
   });
 });

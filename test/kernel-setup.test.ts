@@ -13,6 +13,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { KERNEL_DISPLAY_NAME, KERNEL_NAME, pythonCandidates } from "../kernel-setup/kernel";
 import { CUDA_INSTALL_COMMAND } from "../src/runtime/device";
+import { CUDA13_LIBRARIES, writeFakeGpu, type ColabState, type FakeGpu } from "./support/fake-gpu";
 import { WALKTHROUGH_SETTINGS } from "../src/walkthrough/steps";
 import { Florence2 } from "../src/florence2";
 import { WALKTHROUGH_TASKS } from "../src/text/tasks";
@@ -394,88 +395,14 @@ describe("kernel-setup/colab-install.sh: onnxruntime-node's CUDA provider where 
     assert.match(run.stdout, /== Device check: Device: CPU \(.+\); auto: no NVIDIA GPU found/);
   });
 
-  /** The CUDA 13 provider's needs, as kernel-setup/cuda-needs.ts names them: library file and the wheel that has it. */
-  const CUDA13_LIBRARIES = [
-    { name: "libcublasLt.so.13", wheel: "nvidia-cublas", folder: "cublas" },
-    { name: "libcublas.so.13", wheel: "nvidia-cublas", folder: "cublas" },
-    { name: "libcudart.so.13", wheel: "nvidia-cuda-runtime", folder: "cuda_runtime" },
-    { name: "libcurand.so.10", wheel: "nvidia-curand", folder: "curand" },
-    { name: "libcudnn.so.9", wheel: "nvidia-cudnn-cu13", folder: "cudnn" },
-  ];
-
-  interface FakeGpu {
-    /** The driver the fake cuda-needs reports: its version, and whether it is new enough for CUDA 13. */
-    driver: { found: string; ok: boolean };
-    /** Files in the fake NVIDIA driver folder (libGLX_nvidia.so.0, libEGL_nvidia.so.0). */
-    driverLibraries: string[];
-    /** The fake device check fails (exit 1) when FLORENCE2_DEVICE is this. */
-    deviceCheckFailsFor?: string;
-  }
-
-  /**
-   * A GPU runtime made of fakes: nvidia-smi naming a T4, the CUDA provider's file in place, a cuda-needs that looks
-   * for each library on LD_LIBRARY_PATH (so it reports them found only when the script passed the wheels' folders),
-   * a pip that unpacks each wheel as site-packages/nvidia/<folder>/lib/<library>, and a device check that prints
-   * the environment it was given.
-   */
-  async function runFakeGpu(fake: FakeGpu): Promise<{ run: CliRun; state: { device: string; notes: string[]; library_path: string[]; env: Record<string, string> }; site: string; pipCalls: string[] }> {
+  /** The install script on a GPU runtime made of fakes (test/support/fake-gpu.ts); its output, state and pip calls. */
+  async function runFakeGpu(fake: FakeGpu): Promise<{ run: CliRun; state: ColabState; site: string; pipCalls: string[] }> {
     tmp ??= fs.mkdtempSync(path.join(os.tmpdir(), "colab-install-test-"));
-    const dir = fs.mkdtempSync(path.join(tmp, "fake-gpu-"));
-    const site = path.join(dir, "site-packages");
-    const provider = path.join(dir, "provider");
-    const driver = path.join(dir, "driver");
-    for (const d of [site, provider, driver]) fs.mkdirSync(d);
-    fs.writeFileSync(path.join(provider, "libonnxruntime_providers_cuda.so"), "");
-    for (const lib of fake.driverLibraries) fs.writeFileSync(path.join(driver, lib), "");
-    const libraries = path.join(dir, "libraries.json");
-    fs.writeFileSync(libraries, JSON.stringify(CUDA13_LIBRARIES));
-    const needs = path.join(dir, "cuda-needs.js");
-    fs.writeFileSync(needs, `
-const fs = require("fs"), path = require("path");
-const dirs = (process.env.LD_LIBRARY_PATH || "").split(":").filter(Boolean);
-const libraries = JSON.parse(fs.readFileSync(${JSON.stringify(libraries)}, "utf8")).map(({ name, wheel }) => {
-  const dir = dirs.find((d) => fs.existsSync(path.join(d, name)));
-  return { name, found: dir ? path.join(dir, name) : null, wheel };
-});
-const driver = { required: "580", found: ${JSON.stringify(fake.driver.found)}, ok: ${fake.driver.ok} };
-const missing = libraries.filter((l) => !l.found).map((l) => l.name);
-const problem = !driver.ok ? "driver " + driver.found + " is older than the 580 that the CUDA 13 provider needs"
-  : missing.length ? "missing " + missing.join(", ") : null;
-console.log(JSON.stringify({ provider: ${JSON.stringify(path.join(provider, "libonnxruntime_providers_cuda.so"))}, cudaMajor: 13, libraries, driver, ready: problem === null, problem }));
-`);
-    const pipLog = path.join(dir, "pip.log");
-    const pip = path.join(dir, "pip.js");
-    fs.writeFileSync(pip, `
-const fs = require("fs"), path = require("path");
-const wheels = process.argv.slice(2);
-fs.appendFileSync(${JSON.stringify(pipLog)}, wheels.join(" ") + "\\n");
-for (const { name, wheel, folder } of JSON.parse(fs.readFileSync(${JSON.stringify(libraries)}, "utf8"))) {
-  if (!wheels.includes(wheel)) continue;
-  fs.mkdirSync(path.join(${JSON.stringify(site)}, "nvidia", folder, "lib"), { recursive: true });
-  fs.writeFileSync(path.join(${JSON.stringify(site)}, "nvidia", folder, "lib", name), "");
-}
-`);
-    const check = path.join(dir, "device-check.sh");
-    fs.writeFileSync(check, `#!/bin/sh
-echo "Device: fake (FLORENCE2_DEVICE=\${FLORENCE2_DEVICE:-} VK_ICD_FILENAMES=\${VK_ICD_FILENAMES:-} LD_LIBRARY_PATH=\${LD_LIBRARY_PATH:-})"
-[ -n "${fake.deviceCheckFailsFor ?? ""}" ] && [ "\${FLORENCE2_DEVICE:-}" = "${fake.deviceCheckFailsFor ?? ""}" ] && exit 1
-exit 0
-`, { mode: 0o755 });
-    const stateFile = path.join(dir, "state", "setup.json");
-    const run = await runInstall("Tesla T4", "http://127.0.0.1:9", {
-      ORT_PROVIDER_DIR: provider,
-      FLORENCE2_CUDA_NEEDS: `node ${needs}`,
-      PIP_INSTALL: `node ${pip}`,
-      FLORENCE2_DEVICE_CHECK: check,
-      NVIDIA_DRIVER_LIB_DIRS: driver,
-      PYTHONPATH: site,
-      COLAB_STATE_FILE: stateFile,
-      LD_LIBRARY_PATH: "/opt/runtime/lib",
-    });
+    const gpu = writeFakeGpu(fs.mkdtempSync(path.join(tmp, "fake-gpu-")), fake);
+    const stateFile = path.join(gpu.dir, "state", "setup.json");
+    const run = await runInstall("Tesla T4", "http://127.0.0.1:9", { ...gpu.env, COLAB_STATE_FILE: stateFile, LD_LIBRARY_PATH: "/opt/runtime/lib" });
     assert.equal(run.status, 0, run.stderr + run.stdout);
-    const state = JSON.parse(fs.readFileSync(stateFile, "utf8"));
-    const pipCalls = fs.existsSync(pipLog) ? fs.readFileSync(pipLog, "utf8").trim().split("\n") : [];
-    return { run, state, site, pipCalls };
+    return { run, state: JSON.parse(fs.readFileSync(stateFile, "utf8")), site: gpu.site, pipCalls: gpu.pipCalls() };
   }
 
   it("on a GPU with a new enough driver installs the missing NVIDIA wheels and gives the device check and the kernels their folders", async () => {
