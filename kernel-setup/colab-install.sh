@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 
 PYTHON="${PYTHON:-python3}"
 NODE_MAJOR="${NODE_MAJOR:-20}"
-# npm ci skips onnxruntime-node's postinstall (its CUDA download); the GPU step below runs it where there is a GPU.
+# npm ci skips onnxruntime-node's postinstall (its CUDA download; the project's .npmrc does too, for any npm); the GPU
+# step below runs it where there is a GPU.
 export ONNXRUNTIME_NODE_INSTALL=skip
 
 node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
@@ -43,8 +44,10 @@ else
   echo "== npm packages already installed (delete node_modules to reinstall)"
 fi
 
-# onnxruntime-node ships its CPU provider in the npm package; the CUDA 12 provider (Linux x64) is fetched from NuGet by
-# the package's own installer, script/install.js. It is run only where nvidia-smi names a GPU.
+# onnxruntime-node ships its CPU provider in the npm package; its CUDA provider (Linux x64) is fetched from NuGet by
+# the package's own installer, script/install.js, which `npm run gpu:install` runs forced. It is run only where
+# nvidia-smi names a GPU. The CUDA libraries the provider needs (its DT_NEEDED, plus cuDNN) and the driver version
+# they need are printed by `tsx kernel-setup/cuda-needs.ts`.
 ORT_DIR=node_modules/onnxruntime-node
 ORT_CUDA_LIB="$ORT_DIR/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so"
 gpu="$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1 || true)"
@@ -55,11 +58,9 @@ elif [ "$(uname -s)/$(uname -m)" != "Linux/x86_64" ]; then
 elif [ -f "$ORT_CUDA_LIB" ]; then
   echo "== NVIDIA GPU ($gpu): onnxruntime-node's CUDA provider is already installed"
 else
-  echo "== NVIDIA GPU ($gpu): installing onnxruntime-node's CUDA 12 provider with its own installer"
-  echo "   (ONNXRUNTIME_NODE_INSTALL=cuda12 node $ORT_DIR/script/install.js)"
-  # Outside npm, so that the installer does not take this for a local install of onnxruntime-node and skip.
-  if (unset npm_config_local_prefix npm_package_json; ONNXRUNTIME_NODE_INSTALL=cuda12 node "$ORT_DIR/script/install.js") \
-    && [ -f "$ORT_CUDA_LIB" ]; then
+  echo "== NVIDIA GPU ($gpu): installing onnxruntime-node's CUDA provider with its own installer"
+  echo "   (npm run gpu:install)"
+  if npm run --silent gpu:install && [ -f "$ORT_CUDA_LIB" ]; then
     echo "== CUDA provider installed"
   else
     echo "== WARNING: onnxruntime-node's CUDA provider could not be installed (see above): the notebooks run on the CPU." >&2

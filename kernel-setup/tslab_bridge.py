@@ -14,8 +14,10 @@ here wait past that window after a failure, and the notebook runner reports abor
 Display entries that the TypeScript side overwrites (the live progress line of a running task, which its result
 replaces) are passed on with their display id, so they update in place here too.
 
-Kernels started here get the library folders of the Python's `nvidia-*` packages (CUDA 12 and cuDNN, which
-Colab's PyTorch installs) on LD_LIBRARY_PATH, so that onnxruntime-node's CUDA provider finds them.
+Kernels started here get the library folders of the Python's `nvidia-*` packages (every `nvidia/*/lib`: the CUDA
+and cuDNN wheels, whichever CUDA major they are for) on LD_LIBRARY_PATH, so that onnxruntime-node's CUDA provider
+finds them. Which libraries and CUDA major the provider needs is read from the provider file by
+kernel-setup/cuda-needs.ts.
 """
 import argparse
 import atexit

@@ -2,13 +2,14 @@
  * Where the model runs: `Florence2.load(folder, { device })` with `"cpu"`, `"cuda"` or `"auto"` (default: the
  * `FLORENCE2_DEVICE` environment variable, else `"auto"`).
  *
- * onnxruntime-node ships its CPU provider in the npm package; its CUDA provider (Linux x64, CUDA 12) is a separate
- * download that the package's own install script fetches from NuGet (`script/install.js`, run with
- * `ONNXRUNTIME_NODE_INSTALL=cuda12`). Asking onnxruntime for "cuda" without it does not fall back to the CPU: creating
+ * onnxruntime-node ships its CPU provider in the npm package; its CUDA provider (Linux x64) is a separate download
+ * that the package's own installer fetches from NuGet (`npm run gpu:install`; `npm ci` skips it, see .npmrc). Asking
+ * onnxruntime for "cuda" without it, or without the CUDA libraries it names, does not fall back to the CPU: creating
  * the session fails ("Failed to load shared library"). So the choice is made here, before any model file is opened:
  *
- * - "auto": CUDA when an NVIDIA GPU is present, the CUDA provider files are installed and a one-node probe session
- *   really starts on CUDA; otherwise the CPU. The choice and its reason are one line (`summary`).
+ * - "auto": CUDA when an NVIDIA GPU is present, the provider is installed, every library it needs resolves and the
+ *   driver is new enough for its CUDA major (cuda-provider.ts reads all that from the provider file), and a one-Conv
+ *   probe really runs on CUDA; otherwise the CPU. The choice and its reason are one line (`summary`).
  * - "cuda": the same checks, but a failed one is an error that says how to get CUDA.
  * - "cpu": the CPU, no checks.
  *
@@ -21,6 +22,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as ort from "onnxruntime-node";
 import { describeValue } from "../util/describe";
+import { CUDA_INSTALL_COMMAND, cudaNeeds, runConvProbe, type CudaNeeds } from "./cuda-provider";
 import type { ExecutionProvider } from "./sessions";
 
 export type DeviceOption = "cpu" | "cuda" | "auto";
@@ -28,10 +30,7 @@ export const DEVICE_OPTIONS: readonly DeviceOption[] = ["cpu", "cuda", "auto"];
 /** The environment variable read when the load option is not given. */
 export const DEVICE_ENV = "FLORENCE2_DEVICE";
 
-/** onnxruntime-node's own installer for its CUDA provider, as a user runs it from the project folder. */
-export const CUDA_INSTALL_COMMAND = "ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js";
-/** The files that installer adds next to onnxruntime-node's binding (its script/install-metadata.js, linux/x64:cuda12). */
-export const CUDA_PROVIDER_FILES: readonly string[] = ["libonnxruntime_providers_cuda.so", "libonnxruntime_providers_shared.so"];
+export { CUDA_INSTALL_COMMAND, CUDA_PROVIDER_FILES } from "./cuda-provider";
 
 export interface DeviceChoice {
   /** What was asked for, and where it came from. */
@@ -53,9 +52,9 @@ export interface DeviceChoice {
 export interface DeviceProbe {
   /** Names of the NVIDIA GPUs present, and how that was found out (or why none was found). */
   nvidiaGpus(): { names: string[]; how: string };
-  /** The folder of onnxruntime-node's native binding, and which CUDA provider files are missing there. */
-  cudaProvider(): { folder: string; missing: string[] };
-  /** Starts a one-node session on CUDA: undefined when it works, else onnxruntime's error message. */
+  /** What the installed CUDA provider needs and what of it this machine has (cuda-provider.ts). */
+  cudaProvider(): CudaNeeds;
+  /** Runs a one-Conv session on CUDA: undefined when it works, else onnxruntime's error message. */
   startCuda(): Promise<string | undefined>;
   /** The CPU's model name and thread count. */
   cpu(): string;
@@ -115,7 +114,7 @@ export async function chooseDevice(
   const problem = await cudaProblem(probe);
   if (problem === undefined) {
     const gpu = probe.nvidiaGpus().names[0];
-    const why = requested === "auto" ? `auto: ${gpu} and onnxruntime-node's CUDA provider found` : `as asked (${asked})`;
+    const why = requested === "auto" ? `auto: ${gpu} and onnxruntime-node's CUDA provider found, and a convolution ran on it` : `as asked (${asked})`;
     return {
       requested,
       requestedBy,
@@ -147,25 +146,22 @@ async function cudaProblem(probe: DeviceProbe): Promise<CudaProblem | undefined>
         `(on Colab: Runtime > Change runtime type > T4 GPU).`,
     };
   }
-  const provider = probe.cudaProvider();
-  if (provider.missing.length > 0) {
+  const needs = probe.cudaProvider();
+  if (!needs.ready) {
     return {
-      short: `found ${gpus.names[0]}, but onnxruntime-node's CUDA provider is not installed (${CUDA_INSTALL_COMMAND})`,
-      long:
-        `onnxruntime-node's CUDA provider is not installed: ${provider.folder} has no ${provider.missing.join(", ")}. ` +
-        `Install it with onnxruntime-node's own installer, from the project folder: ${CUDA_INSTALL_COMMAND} ` +
-        `(it downloads the CUDA 12 provider from NuGet; an npm install with --onnxruntime-node-install=cuda12 does ` +
-        `the same where install scripts run). It needs CUDA 12 and cuDNN 9 libraries.`,
+      short: `found ${gpus.names[0]}, but ${needs.problem}`,
+      long: `${needs.problem}.`,
     };
   }
   const failure = await probe.startCuda();
   if (failure !== undefined) {
+    const libs = needs.libraries.map((l) => `${l.name} at ${l.found}`).join(", ");
     return {
-      short: `found ${gpus.names[0]} and the CUDA provider, but onnxruntime could not start CUDA (${failure})`,
+      short: `found ${gpus.names[0]} and what the CUDA ${needs.cudaMajor} provider needs, but a convolution on CUDA failed (${failure})`,
       long:
-        `onnxruntime could not start its CUDA provider on ${gpus.names[0]}: ${failure}. The provider needs the ` +
-        `CUDA 12 and cuDNN 9 libraries (libcudart.so.12, libcublas.so.12, libcudnn.so.9) where the dynamic loader ` +
-        `finds them (LD_LIBRARY_PATH); onnxruntime's log above names the library that failed.`,
+        `onnxruntime could not run a convolution on its CUDA provider on ${gpus.names[0]}: ${failure}. The provider's ` +
+        `libraries were found (${libs}; driver ${needs.driver.found}); onnxruntime's log above names the one that ` +
+        `failed to load.`,
     };
   }
   return undefined;
@@ -208,42 +204,12 @@ function readText(file: string): string {
   }
 }
 
-/** Where onnxruntime-node loads its binding and providers from (its dist/binding.js). */
-function bindingFolder(): string {
-  const pkg = path.dirname(require.resolve("onnxruntime-node/package.json"));
-  return path.join(pkg, "bin", "napi-v6", process.platform, process.arch);
-}
-
-function findCudaProvider(): { folder: string; missing: string[] } {
-  const folder = bindingFolder();
-  return { folder, missing: CUDA_PROVIDER_FILES.filter((f) => !fs.existsSync(path.join(folder, f))) };
-}
-
 let cudaStart: Promise<string | undefined> | undefined;
 
-/** A session of one Identity node on ["cuda"]; remembered for the process, since CUDA's state does not change. */
+/** The Conv probe on ["cuda"]; remembered for the process, since CUDA's state does not change. */
 function startCudaOnce(): Promise<string | undefined> {
-  cudaStart ??= (async () => {
-    try {
-      const session = await ort.InferenceSession.create(identityModel(), { executionProviders: ["cuda"] });
-      await session.release();
-      return undefined;
-    } catch (err) {
-      return (err as Error).message;
-    }
-  })();
+  cudaStart ??= runConvProbe(["cuda"]);
   return cudaStart;
-}
-
-/**
- * The smallest ONNX model, 74 bytes: y = Identity(x), x and y float [1], IR version 8, opset 13, graph "cuda-probe"
- * (a ModelProto encoded with the onnx-proto package; test/device.test.ts decodes it to check).
- */
-export const PROBE_MODEL_BASE64 =
-  "CAg6QAoQCgF4EgF5IghJZGVudGl0eRIKY3VkYS1wcm9iZVoPCgF4EgoKCAgBEgQKAggBYg8KAXkSCgoICAESBAoCCAFCBAoAEA0=";
-
-function identityModel(): Uint8Array {
-  return new Uint8Array(Buffer.from(PROBE_MODEL_BASE64, "base64"));
 }
 
 function cpuName(): string {
@@ -254,7 +220,7 @@ function cpuName(): string {
 /** The real machine. */
 export const SYSTEM_PROBE: DeviceProbe = {
   nvidiaGpus: findNvidiaGpus,
-  cudaProvider: findCudaProvider,
+  cudaProvider: () => cudaNeeds(),
   startCuda: startCudaOnce,
   cpu: cpuName,
 };
