@@ -19,7 +19,7 @@ import {
   type PreprocessorConfig,
 } from "./runtime/config";
 import { describeValue } from "./util/describe";
-import { chooseDevice, deviceReport, type DeviceChoice, type DeviceOption, type DeviceReport } from "./runtime/device";
+import { checkDtypesOnDevice, chooseDevice, deviceReport, placeModules, type DeviceChoice, type DeviceOption, type DeviceReport, type ModulePlacement } from "./runtime/device";
 import { resolveDtypes, type Dtype, type ModuleName } from "./runtime/dtypes";
 import { encodePrompts, runVisionEncoder } from "./decode/encoders";
 import { generateWave, planWaves, type GenerationStats, type StepsByRows } from "./decode/generation";
@@ -49,8 +49,10 @@ export { resolveRunOptions, defaultMaxBatchRows, DEFAULT_MAX_BATCH_ROWS } from "
 export type { ImageFeatures } from "./image/image-features";
 
 export interface LoadOptions extends ResolveOptions, SessionSettings {
-  /** "cpu", "cuda" or "auto" (default: FLORENCE2_DEVICE, else "auto"): see device.ts. Not with executionProviders. */
+  /** "cpu", "cuda", "webgpu" or "auto" (default: FLORENCE2_DEVICE, else "auto"): see device.ts. Not with executionProviders. */
   device?: DeviceOption;
+  /** Modules to keep on the CPU while the rest use the device, e.g. { decoder_model_merged: "cpu" } (see placeModules). */
+  placement?: ModulePlacement;
   /**
    * Keep the vision encoder's output for the most recent images, keyed by image content, so that several
    * tasks on one image run the vision encoder once: true (default, 4 images), false, or a number of images.
@@ -231,10 +233,12 @@ export class Florence2 {
     if (typeof folderOrId !== "string" || folderOrId === "") {
       throw new Error(`Expected a model folder or Hub id (e.g. "onnx-community/Florence-2-base-ft") but received ${describeValue(folderOrId)}.`);
     }
-    const { sessionOptions, intraOpNumThreads, executionProviders, device, cacheImageFeatures, imageOptions, ...resolveOptions } = options;
+    const { sessionOptions, intraOpNumThreads, executionProviders, device, placement: modules, cacheImageFeatures, imageOptions, ...resolveOptions } = options;
     const cacheSize = featureCacheSize(cacheImageFeatures);
-    resolveDtypes(options.dtype); // an unknown dtype fails before any download
+    const dtypes = resolveDtypes(options.dtype); // an unknown dtype fails before any download
     const placement = await chooseDevice(device, executionProviders); // so does a device that can't be had
+    const moduleExecutionProviders = placeModules(placement, modules);
+    await checkDtypesOnDevice(placement, dtypes, moduleExecutionProviders); // and fp16 on an adapter without shader-f16
     const folder = await resolveModelFolder(folderOrId, resolveOptions);
     const config = readModelConfig(folder);
     const generationConfig = readGenerationConfig(folder);
@@ -242,7 +246,7 @@ export class Florence2 {
     const tokenizer = Florence2Tokenizer.fromFolder(folder);
     checkTokenizerFits(tokenizer, config.vocabSize, folder);
     const sessions = await openSessions(folder, config, {
-      dtype: options.dtype, sessionOptions, intraOpNumThreads, executionProviders: placement.executionProviders,
+      dtype: options.dtype, sessionOptions, intraOpNumThreads, executionProviders: placement.executionProviders, moduleExecutionProviders,
     });
     const model = new Florence2(folder, config, generationConfig, preprocessorConfig, tokenizer, sessions, cacheSize, imageOptions ?? {});
     model.placement = placement;

@@ -177,6 +177,8 @@ export interface SessionSettings {
   intraOpNumThreads?: number;
   /** Passed to onnxruntime, e.g. ["cpu"] (default) or ["cuda", "cpu"] where onnxruntime-node has CUDA. */
   executionProviders?: readonly ExecutionProvider[];
+  /** Per module, over executionProviders: where device.ts's placeModules puts each module. */
+  moduleExecutionProviders?: Partial<Record<ModuleName, readonly ExecutionProvider[]>>;
 }
 
 /**
@@ -253,6 +255,7 @@ async function openModule(
     ...settings.sessionOptions,
     ...(settings.intraOpNumThreads !== undefined ? { intraOpNumThreads: settings.intraOpNumThreads } : {}),
     ...(settings.executionProviders !== undefined ? { executionProviders: settings.executionProviders } : {}),
+    ...(settings.moduleExecutionProviders?.[module] !== undefined ? { executionProviders: settings.moduleExecutionProviders[module] } : {}),
   };
   let session: ort.InferenceSession;
   try {
