@@ -90,7 +90,8 @@ Options:
   --max-new-tokens <n>    most tokens generated per task (default ${WALKTHROUGH_SETTINGS.maxNewTokens}, as the walkthrough)
   --early-stopping <v>    beam search stop rule: true, false or never (default ${WALKTHROUGH_SETTINGS.earlyStopping}, as the walkthrough)
   --device <device>       ${DEVICE_OPTIONS.join(", ")} (default: FLORENCE2_DEVICE, else auto: CUDA when an NVIDIA GPU
-                          and onnxruntime-node's CUDA provider are there, else the CPU)
+                          and onnxruntime-node's CUDA provider are there, else WebGPU on a hardware adapter, else
+                          the CPU)
   --out <folder>          where the PNGs go (default output/)
   --batch                 then run the same tasks again as one batch (model.runBatch: each photo encoded once,
                           all tasks decoded together) and show both times in the table and chart
@@ -113,7 +114,7 @@ Your own photos:
   Photos are decoded together in batches (model.runBatch); a photo that can't be read is reported and skipped.
   Exit code 1 when any photo was skipped, 130 when stopped with Ctrl-C (the file stays valid).
 
-Environment: FLORENCE2_CACHE (cache folder, default models/), FLORENCE2_DEVICE (cpu, cuda, auto), HF_ENDPOINT (Hub
+Environment: FLORENCE2_CACHE (cache folder, default models/), FLORENCE2_DEVICE (cpu, cuda, webgpu, auto), HF_ENDPOINT (Hub
 mirror), HF_TOKEN (token for private or gated models), HF_HUB_OFFLINE=1 (never use the network; the cache must be
 complete).`;
 
