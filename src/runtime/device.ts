@@ -53,7 +53,7 @@ export interface DeviceChoice {
   hardware: string;
   /** WebGPU only: the adapter as far as it can be known, and whether it is a software one. */
   adapter?: WebGpuAdapter;
-  /** A short name for tables and charts: the GPU's name, or "CPU". */
+  /** A short name for tables and charts: the GPU's name, "WebGPU software (SwiftShader)" for a software adapter, or "CPU". */
   label: string;
   /** One line: which device, and why. */
   summary: string;
@@ -123,16 +123,21 @@ export async function chooseDevice(
     summary: `Device: CPU (${probe.cpu()}); ${why}.`,
   });
   if (requested === "cpu") return cpu(`as asked (${asked})`);
-  const webgpu = (adapter: WebGpuAdapter, why: string): DeviceChoice => ({
-    requested,
-    requestedBy,
-    provider: "webgpu",
-    executionProviders: ["webgpu", "cpu"],
-    hardware: adapter.name,
-    adapter,
-    label: adapter.software ? `WebGPU ${adapter.name}` : adapter.name,
-    summary: `Device: WebGPU on ${adapter.name}, ${adapter.backend}; ${why}.`,
-  });
+  const webgpu = (found: WebGpuAdapter, why: string): DeviceChoice => {
+    // The probe session started, so an adapter answered even where the drivers did not tell which.
+    const backend = process.platform === "darwin" ? "Metal" : process.platform === "win32" ? "D3D12" : "Vulkan";
+    const adapter: WebGpuAdapter = found.found ? found : { ...found, name: "an unidentified adapter", backend };
+    return {
+      requested,
+      requestedBy,
+      provider: "webgpu",
+      executionProviders: ["webgpu", "cpu"],
+      hardware: adapter.name,
+      adapter,
+      label: adapter.software ? `WebGPU ${adapter.name}` : adapter.found ? adapter.name : "WebGPU",
+      summary: `Device: WebGPU on ${adapter.name}, ${adapter.backend}; ${why}.`,
+    };
+  };
   if (requested === "webgpu") {
     const adapter = probe.webgpu.adapter();
     const failure = await probe.webgpu.start();

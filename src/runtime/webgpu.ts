@@ -18,7 +18,6 @@
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import * as ort from "onnxruntime-node";
 
@@ -253,12 +252,3 @@ export const SYSTEM_WEBGPU_PROBE: WebGpuProbe = {
   start: () => (started ??= runOnWebGpu(WEBGPU_PROBE_BASE64)),
   shaderF16: () => (f16 ??= runOnWebGpu(SHADER_F16_PROBE_BASE64)),
 };
-
-/** The XDG runtime folder Dawn's Vulkan backend wants, made when the environment has none (tests and CI). */
-export function ensureXdgRuntimeDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.XDG_RUNTIME_DIR) return env.XDG_RUNTIME_DIR;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "xdg-runtime-"));
-  fs.chmodSync(dir, 0o700);
-  env.XDG_RUNTIME_DIR = dir;
-  return dir;
-}

@@ -4,7 +4,8 @@
  * is in webgpu.test.ts.
  */
 import { strict as assert } from "node:assert";
-import { DeviceError, SYSTEM_PROBE, chooseDevice, placeModules, type DeviceProbe } from "../../src/runtime/device";
+import { DeviceError, SYSTEM_PROBE, checkDtypesOnDevice, chooseDevice, placeModules, type DeviceProbe } from "../../src/runtime/device";
+import { resolveDtypes } from "../../src/runtime/dtypes";
 import { VULKAN_FIX, linuxAdapter, type LinuxSystem, type WebGpuAdapter } from "../../src/runtime/webgpu";
 
 /** A Linux machine made of files: path -> content (folders are implied by the paths). */
@@ -107,6 +108,32 @@ describe("device choice with WebGPU (fake probes)", function () {
       );
       return true;
     });
+  });
+
+  it("webgpu that starts where the drivers did not say which adapter answered says so", async () => {
+    const choice = await chooseDevice("webgpu", undefined, probeWith({ found: false, name: "none", backend: "none", how: "Windows lists no display adapter" }), {});
+    assert.deepEqual([choice.provider, choice.hardware, choice.label], ["webgpu", "an unidentified adapter", "WebGPU"]);
+    assert.match(choice.summary, /^Device: WebGPU on an unidentified adapter, (Vulkan|Metal|D3D12); as asked \(device "webgpu"; adapter Windows lists no display adapter\)\.$/);
+  });
+
+  it("asks for shader-f16 only when an fp16 module is on WebGPU, and refuses fp16 without it", async () => {
+    let asked = 0;
+    const withF16 = (answer: string | undefined): DeviceProbe => {
+      const probe = probeWith({});
+      return { ...probe, webgpu: { ...probe.webgpu, shaderF16: async () => (asked++, answer) } };
+    };
+    const lacking = withF16("Program Cast requires f16 but the device does not support it.");
+    const choice = await chooseDevice("webgpu", undefined, lacking, {});
+    const onDevice = placeModules(choice);
+    await checkDtypesOnDevice(choice, resolveDtypes("q8"), onDevice, lacking);
+    await checkDtypesOnDevice(choice, resolveDtypes({ decoder_model_merged: "fp16" }), placeModules(choice, { decoder_model_merged: "cpu" }), lacking);
+    assert.equal(asked, 0, "no fp16 module on WebGPU: no probe");
+    await assert.rejects(
+      checkDtypesOnDevice(choice, resolveDtypes({ decoder_model_merged: "fp16" }), onDevice, lacking),
+      /^DeviceError: dtype "fp16" for decoder_model_merged needs WebGPU's shader-f16 feature, which Apple M2 GPU lacks \(onnxruntime: Program Cast requires f16 but the device does not support it\.\)\. Use dtype "fp32" or "q8" on this adapter, or place those modules on the CPU \(placement: \{ decoder_model_merged: "cpu" \}\)\.$/,
+    );
+    await checkDtypesOnDevice(choice, resolveDtypes("fp16"), onDevice, withF16(undefined));
+    assert.equal(asked, 2);
   });
 
   it("places modules on the device by default and on the CPU where asked, rejecting unknown modules and places", async () => {

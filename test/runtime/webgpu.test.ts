@@ -1,8 +1,9 @@
 /**
  * WebGPU, really run: onnxruntime's WebGPU provider (Dawn, Vulkan) on SwiftShader, the software Vulkan driver that
- * Debian's chromium package ships. The environment the Vulkan loader reads (VK_ICD_FILENAMES, XDG_RUNTIME_DIR) is set
- * on this process before the first WebGPU session: the loader reads it when Dawn first creates its instance, which
- * is at the first session on ["webgpu"], not when onnxruntime-node is imported. Where no Vulkan loader or SwiftShader
+ * Debian's chromium package ships. VK_ICD_FILENAMES is set on this process itself (no child process needed) before
+ * the first WebGPU session: the Vulkan loader reads it when Dawn first creates its instance, which is at the first
+ * session on ["webgpu"], not when onnxruntime-node is imported. XDG_RUNTIME_DIR is set to a private folder as the
+ * issue found it wanted; on this machine SwiftShader also opened without it. Where no Vulkan loader or SwiftShader
  * is found the tests skip with a message, except under FLORENCE2_REQUIRE_WEBGPU=1 (.ci/run), where that fails.
  *
  * A CPU emulating a GPU is correctness only: shader compilation dominates, so each dtype is loaded once and the runs
@@ -104,6 +105,7 @@ describe("webgpu on SwiftShader (software Vulkan)", function () {
     try {
       const sessions = model.device.sessions;
       assert.deepEqual(Object.values(sessions), Array(4).fill(["webgpu", "cpu"]), JSON.stringify(sessions));
+      assert.deepEqual([model.device.provider, model.device.hardware, model.device.adapter?.software], ["webgpu", "software (SwiftShader)", true]);
       const started = Date.now();
       const onGpu = await model.runBatch(requests, { maxNewTokens: MAX_NEW_TOKENS });
       const seconds = (Date.now() - started) / 1000;
