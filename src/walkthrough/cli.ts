@@ -120,8 +120,9 @@ Your own photos:
   Exit code 1 when any photo was skipped, 130 when stopped with Ctrl-C (the file stays valid).
 
 Environment: FLORENCE2_CACHE (cache folder, default models/), FLORENCE2_DEVICE (cpu, cuda, auto), HF_ENDPOINT (Hub
-mirror), HF_TOKEN (token for private or gated models), HF_HUB_OFFLINE=1 (never use the network; the cache must be
-complete).`;
+mirror), HF_TOKEN (token for private or gated models; else the token file of hf auth login), HF_HUB_CACHE / HF_HOME
+(a model already in the Hugging Face cache is used in place), HF_HUB_OFFLINE=1 (never use the network; a cache must
+be complete).`;
 
 function positiveInteger(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
