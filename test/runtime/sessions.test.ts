@@ -1,4 +1,5 @@
 import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -8,6 +9,7 @@ import { MANIFEST_FILE } from "../../src/hub/cache";
 import { readModelConfig, type ModelConfig } from "../../src/runtime/config";
 import { isOutOfMemory, ModelLoadError } from "../../src/runtime/load-errors";
 import { checkContract, moduleContract, openSessions, type SessionMetadata } from "../../src/runtime/sessions";
+import { onnx } from "onnx-proto";
 import { ModelBuilder, onnxDataType, type GraphBuilder } from "../../src/standin/onnx-builder";
 import { writeStandInModel } from "../support/standin";
 
@@ -95,6 +97,32 @@ describe("sessions: the tensor contract", () => {
     );
   });
 });
+
+/**
+ * Saves `m` with an initializer `name` of `n` float32 values in a sparse external-data file: the builder would
+ * materialise the data, and this test needs more of it than the machine has.
+ */
+function writeBigInitializerModel(m: ModelBuilder, file: string, name: string, n: number): void {
+  m.initializer(name, "float32", [1], new Float32Array(1));
+  m.save(file, { externalThresholdBytes: Infinity });
+  const model = onnx.ModelProto.decode(fs.readFileSync(file));
+  const tensor = model.graph?.initializer?.find((t) => t.name === name) as onnx.ITensorProto;
+  tensor.dims = [n];
+  tensor.rawData = null;
+  tensor.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+  tensor.externalData = [
+    { key: "location", value: `${path.basename(file)}_data` },
+    { key: "offset", value: "0" },
+    { key: "length", value: String(n * 4) },
+  ];
+  fs.writeFileSync(file, onnx.ModelProto.encode(model).finish());
+  const fd = fs.openSync(`${file}_data`, "w");
+  try {
+    fs.ftruncateSync(fd, n * 4);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
 
 describe("sessions: opening a model folder", function () {
   let root: string;
@@ -305,6 +333,32 @@ describe("sessions: opening a model folder", function () {
     }
     assert.equal(err.kind, "PROVIDER");
     assert.match(err.message, /the tensorrt execution provider could not start \(onnxruntime said: .+\)\. The file itself is not at fault\. Load with device: "cpu"/);
+  });
+
+  it("says a session that runs out of memory is not the file's fault, and what needs less", async function () {
+    this.timeout(120_000);
+    const big = copyFolder("out-of-memory");
+    // A 40 GB weight in a sparse external-data file (no disk used), opened under a 40 GB address-space limit.
+    const n = 10_000_000_000;
+    const m = new ModelBuilder("vision_encoder");
+    const x = m.graph.input("pixel_values", "float32", ["batch_size", 3, "height", "width"]);
+    m.graph.output("image_features", m.graph.op("Add", [x, "w"]), "float32", ["batch_size", "tokens", readModelConfig(folder).dModel]);
+    const file = path.join(big, "onnx", "vision_encoder.onnx");
+    fs.rmSync(file);
+    fs.rmSync(`${file}_data`, { force: true });
+    writeBigInitializerModel(m, file, "w", n);
+    const child = spawnSync("bash", ["-c", `ulimit -v 40000000 && exec "${process.execPath}" --import tsx test/support/open-sessions-child.ts "${big}"`], {
+      cwd: path.join(__dirname, "..", ".."),
+      encoding: "utf8",
+      timeout: 100_000,
+    });
+    const line = child.stdout.trim().split("\n").pop() ?? "";
+    if (!line.startsWith("{")) return this.skip(); // no bash or ulimit here, or Node itself did not start under the limit
+    const outcome = JSON.parse(line) as { kind?: string; message?: string; cause?: string; opened?: boolean };
+    if (outcome.opened) return this.skip(); // this machine lazily maps 40 GB: nothing to show
+    assert.equal(outcome.kind, "OUT_OF_MEMORY", outcome.message);
+    assert.match(outcome.message ?? "", /\(dtype "fp32" for vision_encoder\).*there was not enough RAM to create the session \(onnxruntime said: .*bad_alloc.*\)\. The file itself is not at fault\. A smaller dtype needs less/);
+    assert.match(outcome.cause ?? "", /bad_alloc/);
   });
 
   it("knows onnxruntime's out-of-memory messages (read under ulimit -v) from the others", () => {
