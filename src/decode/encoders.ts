@@ -46,7 +46,7 @@ export interface PromptToEncode {
 
 /**
  * The text encoder's output for a batch of prompts, ready for the decoder. The caller owns both tensors
- * (DecoderCache takes them over and disposes them).
+ * (DecoderStep takes them over and disposes them).
  */
 export interface EncodedPrompts {
   /** [B, S, D] in the decoder's `encoder_hidden_states` element type; S = 577 + the longest prompt. */

@@ -8,8 +8,7 @@
  */
 import { describeValue } from "../util/describe";
 import { checkImageSize, type ImageSize } from "../image/rgb-image";
-import { locTokens, parseLocRegion } from "./loc-tokens";
-import { MAX_BIN, quantize } from "./loc-bins";
+import { MAX_BIN, locTokens, parseLocRegion, quantize } from "./loc-bins";
 import { TASKS, TaskSpec, getTask } from "./tasks";
 
 /** A region of the original image in pixels: (x1, y1) top-left, (x2, y2) bottom-right. */
