@@ -27,7 +27,7 @@ import { resolveModelFolder, type ResolveOptions } from "./hub/index";
 import { preprocessImage, type ImageInput, type LoadImageOptions, type RgbImage } from "./image/image";
 import { FeatureCache, isImageFeatures, resolveImage, type ImageFeatures, type ResolvedImage } from "./image/image-features";
 import { postProcessGeneration, type TaskResult } from "./text/postprocess";
-import { buildPrompt, type PixelBox } from "./text/prompts";
+import { buildPrompt, checkPromptLength, type PixelBox } from "./text/prompts";
 import {
   checkBatchRequest,
   defaultMaxBatchRows,
@@ -42,7 +42,7 @@ import { RunQueue } from "./run-queue";
 import { openSessions, type Florence2Sessions, type SessionSettings } from "./runtime/sessions";
 import { getTask, type TaskSpec } from "./text/tasks";
 import type { DecodingOptions } from "./decode/search-strategy";
-import { Florence2Tokenizer } from "./text/tokenizer";
+import { Florence2Tokenizer, checkTokenizerMatchesModel } from "./text/tokenizer";
 
 export type { RunOptions, RequestOptions, BatchRequest, BatchOptions } from "./requests";
 export { resolveRunOptions, defaultMaxBatchRows, DEFAULT_MAX_BATCH_ROWS } from "./requests";
@@ -176,24 +176,6 @@ const byRequestIndex: Labeller = (jobs, err) => {
   return new Error(`runBatch ${which}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
 };
 
-/**
- * The tokenizer must know the model's last id (vocab_size - 1; `<and>` for Florence-2) and none beyond it,
- * since every id indexes the logits. Its token count may be lower: a stand-in's small tokenizer has gaps.
- */
-function checkTokenizerFits(tokenizer: Florence2Tokenizer, vocabSize: number, folder: string): void {
-  const last = tokenizer.idToToken(vocabSize - 1);
-  const beyond = tokenizer.idToToken(vocabSize);
-  if (last !== undefined && beyond === undefined && tokenizer.vocabSize <= vocabSize) return;
-  const found =
-    beyond !== undefined
-      ? `it has ids beyond ${vocabSize - 1}, such as ${vocabSize} = ${JSON.stringify(beyond)}`
-      : `its ${tokenizer.vocabSize} tokens ${last === undefined ? `do not include id ${vocabSize - 1}` : "are too many"}`;
-  throw new Error(
-    `The tokenizer in "${folder}" does not match config.json's vocab_size ${vocabSize}: ${found}. ` +
-      `tokenizer.json belongs to another model; download the model's own tokenizer files again.`,
-  );
-}
-
 function featureCacheSize(option: boolean | number | undefined): number {
   if (option === undefined || option === true) return DEFAULT_FEATURE_CACHE_SIZE;
   if (option === false) return 0;
@@ -240,7 +222,7 @@ export class Florence2 {
     const generationConfig = readGenerationConfig(folder);
     const preprocessorConfig = readPreprocessorConfig(folder);
     const tokenizer = Florence2Tokenizer.fromFolder(folder);
-    checkTokenizerFits(tokenizer, config.vocabSize, folder);
+    checkTokenizerMatchesModel(tokenizer, config.vocabSize, generationConfig.eosTokenId, folder);
     const sessions = await openSessions(folder, config, {
       dtype: options.dtype, sessionOptions, intraOpNumThreads, executionProviders: placement.executionProviders,
     });
@@ -403,15 +385,7 @@ export class Florence2 {
   }
 
   private checkPromptLength(promptLength: number): void {
-    const imageTokens = this.preprocessorConfig.imageSeqLength;
-    const positions = imageTokens + promptLength;
-    if (positions > this.config.maxPositionEmbeddings) {
-      throw new Error(
-        `The prompt is ${promptLength} tokens long; with the ${imageTokens} image tokens that is ${positions} encoder positions, ` +
-          `more than the model's ${this.config.maxPositionEmbeddings} (max_position_embeddings in config.json). ` +
-          `Shorten the text input to at most ${this.config.maxPositionEmbeddings - imageTokens} tokens, prompt included.`,
-      );
-    }
+    checkPromptLength(promptLength, this.preprocessorConfig.imageSeqLength, this.config.maxPositionEmbeddings);
   }
 
   /**

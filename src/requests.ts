@@ -58,13 +58,10 @@ export interface BatchOptions extends RequestOptions {
  * Default cap on decoder rows per step for a Florence-2-base-sized decoder (6 layers, d_model 768); other sizes
  * get as many rows as hold the same cache memory (defaultMaxBatchRows).
  *
- * Chosen by measurement (base stand-in, fp32, 2 shared cores, load 2-3; test/bench's maxBatchRows sweep measures
- * it again). A row holds about 40 MiB of cache (~590 encoder positions, up to 334 generated tokens): the 14
- * walkthrough tasks with 3 beams (42 rows, early_stopping=False) peaked at 1610 MiB after loading the model and
- * encoding the photos, 2573 MiB of RSS with 24 rows per wave, 2921 MiB with 32, 3303 MiB (3.46 GB) in one wave of
- * 42. Against 14 sequential runs they took 0.78x, 0.70x and 0.66x: every wave pays a decoder step's fixed part
- * (the weights read once) for as many steps as its longest request, so fewer waves save time, while more rows per
- * wave cost memory. 32 keeps that batch under 3.5 GB and within 0.75x.
+ * Chosen by measurement: test/bench/RESULTS.md, "maxBatchRows: the 14-task 3-beam batch" (the bench's sweep
+ * measures it again). Each row holds its own cache (~40 MiB for base at ~590 encoder positions), so more rows per
+ * wave cost memory, while fewer waves save time: every wave pays a decoder step's fixed part (the weights read
+ * once) for as many steps as its longest request. 32 is where that batch stays under 3.5 GB of RSS.
  */
 export const DEFAULT_MAX_BATCH_ROWS = 32;
 /** Whatever the model's size, no more rows than this by default (a tiny model's cache is negligible). */

@@ -316,19 +316,3 @@ function addStep(byRows: StepsByRows[], rows: number, ms: number): void {
   entry.steps++;
   entry.ms += ms;
 }
-
-/** One request alone: a wave of one. `encoded` has one row and is taken over. */
-export async function generate(
-  sessions: Florence2Sessions,
-  encoded: EncodedPrompts,
-  tokens: GenerationTokens,
-  maxPositions: number,
-  options: DecodingOptions & { signal?: AbortSignal; onToken?: (ids: readonly number[]) => void },
-): Promise<GenerationResult> {
-  const { signal, onToken, ...decoding } = options;
-  const { results } = await generateWave(sessions, encoded, [decoding], tokens, maxPositions, {
-    signal,
-    onToken: onToken && ((ids) => onToken(ids)),
-  });
-  return results[0];
-}

@@ -122,8 +122,7 @@ export class BeamSearchStrategy implements SearchStrategy {
   }
 
   step(logits: Float32Array, rowOfSequence: ArrayLike<number>): SearchStep {
-    const { sourceBeams, tokens } = this.search.step(logits, this.processor, rowOfSequence);
-    return { sourceBeams, tokens };
+    return this.search.step(logits, this.processor, rowOfSequence);
   }
 
   finalize(): { ids: number[]; score: number } {

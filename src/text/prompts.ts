@@ -207,3 +207,18 @@ function describeInput(input: unknown): string {
   if (isBoxLike(input)) return `the box ${describeBox(input)}`;
   return describeValue(input);
 }
+
+/**
+ * A prompt must fit the encoder beside the image tokens: `imageTokens` (577) + its length at most
+ * `maxPositions` (config.json's max_position_embeddings).
+ */
+export function checkPromptLength(promptLength: number, imageTokens: number, maxPositions: number): void {
+  const positions = imageTokens + promptLength;
+  if (positions > maxPositions) {
+    throw new Error(
+      `The prompt is ${promptLength} tokens long; with the ${imageTokens} image tokens that is ${positions} encoder positions, ` +
+        `more than the model's ${maxPositions} (max_position_embeddings in config.json). ` +
+        `Shorten the text input to at most ${maxPositions - imageTokens} tokens, prompt included.`,
+    );
+  }
+}

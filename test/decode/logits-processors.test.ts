@@ -1,5 +1,6 @@
 import * as assert from "node:assert/strict";
-import { EXP_NEG_RANGE, LogitsProcessor, argmax, expNeg, logSoftmax, logSumExp, scanRow } from "../../src/decode/logits-processors";
+import { EXP_NEG_RANGE, LogitsProcessor, argmax, expNeg, scanRow } from "../../src/decode/logits-processors";
+import { logSoftmax, logSumExp } from "../support/decode";
 import { mulberry32 } from "../support/prng";
 
 /** HF `_get_ngrams` + `_get_generated_ngrams`, written the Python way: a dict from (n-1)-gram to followers. */
