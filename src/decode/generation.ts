@@ -14,28 +14,11 @@ import { DecoderStep } from "./decoder-step";
 import type { EncodedPrompts } from "./encoders";
 import type { Florence2Sessions } from "../runtime/sessions";
 import { createSearchStrategy, type DecodingOptions, type GenerationTokens, type SearchStrategy, type SearchStep } from "./search-strategy";
+import { StepClock, emptyGenerationStats, emptyWaveStats, sumOf, type GenerationStats, type WaveStats } from "../run-timings";
 
 export type { DecodingOptions, GenerationTokens } from "./search-strategy";
 export { decoderLengthLimit } from "./search-strategy";
-
-/**
- * Where one request's decoder time went. In a wave the step costs are shared: each step's time is split among
- * the requests that took part, in proportion to their rows, so the requests' figures add up to the wave's.
- */
-export interface GenerationStats {
-  /** Decoder steps the request took part in (= its generated tokens). */
-  steps: number;
-  /** Its share of the decoder loop's wall time. */
-  decoderMs: number;
-  /** Of which its share of the time inside session.run (embed_tokens and the decoder). */
-  sessionMs: number;
-  /** Of which its own token choice: logits processors, greedy or beam bookkeeping. */
-  searchMs: number;
-  /** Of which its share of repeating and removing cache rows, plus its own beam row copies. */
-  cacheMs: number;
-  /** Its cache rows copied because several of its beams continued the same beam. */
-  cacheRowCopies: number;
-}
+export type { GenerationStats, StepsByRows, WaveStats } from "../run-timings";
 
 export interface GenerationResult {
   /** Start token, generated tokens, final `</s>` (when it fits in maxNewTokens). */
@@ -43,27 +26,6 @@ export interface GenerationResult {
   /** Beam search: the chosen hypothesis' length-normalised score; greedy: null. */
   score: number | null;
   stats: GenerationStats;
-}
-
-/** Decoder steps that ran `rows` rows, and their wall time: where a batch's decoder time goes. */
-export interface StepsByRows {
-  rows: number;
-  steps: number;
-  ms: number;
-}
-
-/** One wave's decoder loop as a whole. */
-export interface WaveStats {
-  /** Decoder session runs (the longest request's tokens). */
-  steps: number;
-  decoderMs: number;
-  sessionMs: number;
-  searchMs: number;
-  cacheMs: number;
-  /** Most rows in one step. */
-  maxRows: number;
-  /** Ascending by rows. */
-  stepsByRows: StepsByRows[];
 }
 
 export interface WaveOptions {
@@ -170,21 +132,21 @@ export async function generateWave(
     const wave: WaveRequest[] = requests.map((o, index) => {
       const search = createSearchStrategy(o, tokens, sessions.vocabSize, maxPositions);
       // Step 0: the request's one row serves all its sequences (beams start identical).
-      return { index, search, rows: Int32Array.of(index), slotOfSequence: new Int32Array(search.width), stats: emptyStats(), ownMs: 0, copyMs: 0 };
+      return { index, search, rows: Int32Array.of(index), slotOfSequence: new Int32Array(search.width), stats: emptyGenerationStats(), ownMs: 0, copyMs: 0 };
     });
-    const stats: WaveStats = { steps: 0, decoderMs: 0, sessionMs: 0, searchMs: 0, cacheMs: 0, maxRows: 0, stepsByRows: [] };
+    const stats = emptyWaveStats();
     let live = wave;
     let inputs: Int32Array = new Int32Array(wave.length).fill(tokens.decoderStartTokenId);
     while (live.length > 0) {
       signal?.throwIfAborted();
-      const step = startStep(cache, live);
+      const clock = new StepClock(cache, live);
       const logits = await cache.run(inputs);
       for (const r of live) chooseTokens(r, logits, onToken);
       const finished = live.filter((r) => r.search.isFinished);
       live = live.filter((r) => !r.search.isFinished);
       if (live.length > 0) rearrangeRows(cache, live, finished);
       inputs = nextInputs(cache, live);
-      endStep(step, cache, stats);
+      clock.end(cache, stats);
     }
 
     const results = wave.map((r) => ({ ...r.search.finalize(), stats: r.stats }));
@@ -234,39 +196,6 @@ function nextInputs(cache: DecoderStep, live: readonly WaveRequest[]): Int32Arra
   return inputs;
 }
 
-/** What a step's time accounting needs from its start. */
-interface StepClock {
-  started: number;
-  sessionMs: number;
-  rowMs: number;
-  rows: number;
-  /** The requests in the step and their rows then. */
-  stepping: { r: WaveRequest; rows: number }[];
-}
-
-function startStep(cache: DecoderStep, live: readonly WaveRequest[]): StepClock {
-  const { sessionMs, rowMs } = cache.stats;
-  return { started: performance.now(), sessionMs, rowMs, rows: cache.rows, stepping: live.map((r) => ({ r, rows: r.rows.length })) };
-}
-
-/** Shares out a step's time: each request's own work, plus the rest in proportion to its rows. */
-function endStep(step: StepClock, cache: DecoderStep, stats: WaveStats): void {
-  const stepMs = performance.now() - step.started;
-  const sessionMs = cache.stats.sessionMs - step.sessionMs;
-  const ownMs = sumOf(step.stepping, (s) => s.r.ownMs);
-  const sharedRowMs = Math.max(0, cache.stats.rowMs - step.rowMs - sumOf(step.stepping, (s) => s.r.copyMs));
-  for (const { r, rows } of step.stepping) {
-    const share = rows / step.rows;
-    r.stats.decoderMs += r.ownMs + (stepMs - ownMs) * share;
-    r.stats.sessionMs += sessionMs * share;
-    r.stats.cacheMs += sharedRowMs * share;
-  }
-  stats.steps++;
-  stats.sessionMs += sessionMs;
-  stats.maxRows = Math.max(stats.maxRows, step.rows);
-  addStep(stats.stepsByRows, step.rows, stepMs);
-}
-
 /**
  * After step 0, each request that goes on gets a row per sequence, copies of its step-0 row (beams start equal);
  * the rows of requests already done are left out.
@@ -294,25 +223,4 @@ function followBeams(cache: DecoderStep, r: WaveRequest): void {
   r.ownMs += r.copyMs;
   r.stats.cacheMs += r.copyMs;
   r.stats.cacheRowCopies += assigned.copies.length;
-}
-
-function emptyStats(): GenerationStats {
-  return { steps: 0, decoderMs: 0, sessionMs: 0, searchMs: 0, cacheMs: 0, cacheRowCopies: 0 };
-}
-
-function sumOf<T>(items: Iterable<T>, value: (item: T) => number = (item) => item as unknown as number): number {
-  let sum = 0;
-  for (const item of items) sum += value(item);
-  return sum;
-}
-
-function addStep(byRows: StepsByRows[], rows: number, ms: number): void {
-  let entry = byRows.find((e) => e.rows === rows);
-  if (!entry) {
-    entry = { rows, steps: 0, ms: 0 };
-    byRows.push(entry);
-    byRows.sort((a, b) => a.rows - b.rows);
-  }
-  entry.steps++;
-  entry.ms += ms;
 }
