@@ -1,45 +1,37 @@
 /**
  * The model API: `Florence2.load(folderOrId)`, `model.run(image, task, input?)` and `model.runBatch(requests)`.
  *
- *   image --image.ts--> pixel_values --vision_encoder--> features [1, 577, D]   (once per image; cached by content)
- *   task + input --prompts.ts--> prompt --tokenizer--> ids
- *   features + ids --encoders.ts (embed_tokens + encoder_model, prompts batched)--> encoder states [B, 577 + L, D]
- *   --generation.ts (decoder waves: decoder-step.ts, search-strategy.ts)--> ids --tokenizer--> text
- *   --postprocess.ts--> result, exactly as the reference's `post_process_generation`
+ *   image --image/--> pixel_values --vision_encoder--> features [1, 577, D]   (once per image; cached by content)
+ *   task + input --text/ (prompts, tokenizer)--> ids
+ *   features + ids --decode/encoders.ts--> encoder states [B, 577 + L, D]
+ *   --decode/generation.ts (decoder waves)--> ids --text/tokenizer.ts--> text --text/postprocess.ts--> result
  *
- * `run` is a batch of one: every call goes through `execute`, which reads each distinct image once, checks every
- * prompt, encodes the images, then decodes the requests in waves of at most `maxBatchRows` decoder rows.
+ * `run` is a batch of one: every call goes through `execute` on the model's queue (run-queue.ts), which opens each
+ * distinct image once, checks every prompt, encodes the images one at a time (image/batch-images.ts), then
+ * decodes in waves of at most `maxBatchRows` decoder rows; run-timings.ts keeps the time.
  */
 import { readGenerationConfig, readModelConfig, readPreprocessorConfig, type GenerationConfig, type ModelConfig, type PreprocessorConfig } from "./runtime/config";
 import { describeValue } from "./util/describe";
 import { chooseDevice, deviceReport, type DeviceChoice, type DeviceOption, type DeviceReport } from "./runtime/device";
 import { resolveDtypes, type Dtype, type ModuleName } from "./runtime/dtypes";
 import { encodePrompts, runVisionEncoder } from "./decode/encoders";
-import { generateWave, planWaves, type GenerationStats } from "./decode/generation";
+import { generateWave, planWaves, type DecodingOptions, type GenerationStats } from "./decode/generation";
 import { resolveModelFolder, type ResolveOptions } from "./hub/index";
 import type { ImageInput, LoadImageOptions, RgbImage } from "./image/image";
-import { FeatureCache, isImageFeatures, type ImageFeatures, type ResolvedImage } from "./image/image-features";
-import { batchImage, encodeBatchImage, openBatchImage, openBatchImages, type BatchImage, type ImageStage, type Labeller } from "./image/batch-images";
+import { FeatureCache, featureCacheCapacity, isImageFeatures, type ImageFeatures, type ResolvedImage } from "./image/image-features";
+import { batchImage, encodeBatchImage, openBatchImage, openBatchImages, type BatchImage, type ImageArgument, type ImageStage, type Labeller } from "./image/batch-images";
 import { postProcessGeneration, type TaskResult } from "./text/postprocess";
-import { buildPrompt, checkPromptLength, type PixelBox } from "./text/prompts";
-import {
-  checkBatchRequest,
-  defaultMaxBatchRows,
-  resolveBatchOptions,
-  resolveRunOptions,
-  type BatchOptions,
-  type BatchRequest,
-  type CheckedRequest,
-  type RunOptions,
-} from "./requests";
+import type { PixelBox } from "./text/prompts";
+import { PromptEncoder } from "./text/prompt-ids";
+import { asIs, byRequestIndex, checkBatchRequest, eachRequest, defaultMaxBatchRows, resolveBatchOptions, resolveRunOptions } from "./requests";
+import type { BatchOptions, BatchRequest, CheckedRequest, GenerateOutput, RunOutput, RunOptions } from "./requests";
 import { BatchClock, type RunTimings } from "./run-timings";
 import { RunQueue } from "./run-queue";
 import { openSessions, type Florence2Sessions, type SessionSettings } from "./runtime/sessions";
 import { getTask, type TaskSpec } from "./text/tasks";
-import type { DecodingOptions } from "./decode/search-strategy";
 import { Florence2Tokenizer, checkTokenizerMatchesModel } from "./text/tokenizer";
 
-export type { RunOptions, RequestOptions, BatchRequest, BatchOptions } from "./requests";
+export type { RunOptions, RequestOptions, BatchRequest, BatchOptions, RunOutput, GenerateOutput } from "./requests";
 export { resolveRunOptions, defaultMaxBatchRows, DEFAULT_MAX_BATCH_ROWS } from "./requests";
 export type { ImageFeatures } from "./image/image-features";
 export type { RunTimings, BatchTimings } from "./run-timings";
@@ -56,30 +48,9 @@ export interface LoadOptions extends ResolveOptions, SessionSettings {
   imageOptions?: LoadImageOptions;
 }
 
-export interface RunOutput {
-  /** `postProcessGeneration(text, task, { width, height })`: `{ "<OD>": { bboxes, labels } }` etc. */
-  result: Record<string, TaskResult>;
-  /** The generated text with special tokens, as the reference decodes it (`"</s><s>A car.</s>"`). */
-  text: string;
-  /** The generated ids, start token included. */
-  ids: number[];
-  /** Beam search: the chosen hypothesis' length-normalised score; greedy: null. */
-  score: number | null;
-  timings: RunTimings;
-}
-
-export interface GenerateOutput {
-  ids: number[];
-  text: string;
-  score: number | null;
-  stats: GenerationStats;
-}
-
-const DEFAULT_FEATURE_CACHE_SIZE = 4;
-
 /** One request as `execute` runs it: a task (run, runBatch) or a bare prompt text (generate). */
 interface Job {
-  image: ImageInput | RgbImage | ImageFeatures;
+  image: ImageArgument;
   task: TaskSpec | undefined;
   input: string | PixelBox | undefined;
   /** Token ids, when known before the image is read (everything but pixel boxes). */
@@ -88,39 +59,27 @@ interface Job {
 }
 
 /** How `execute` decodes: rows per wave, and the per-step callback with the job's index. */
-interface ExecuteOptions {
-  maxBatchRows: number;
-  onToken?: (ids: readonly number[], index: number) => void;
-}
+type ExecuteOptions = { maxBatchRows: number; onToken?: (ids: readonly number[], index: number) => void };
 
-/** What `execute` returns per job. */
-interface Executed {
-  ids: number[];
-  score: number | null;
-  text: string;
-  result: Record<string, TaskResult> | undefined;
-  stats: GenerationStats;
-  timings: RunTimings;
-}
+/** What `execute` returns per job: a run's output (no result for `generate`) with its decoder statistics. */
+type Decoded = Omit<RunOutput, "result" | "timings"> & { result: Record<string, TaskResult> | undefined; stats: GenerationStats };
+type Executed = Decoded & { timings: RunTimings };
 
-/** How errors name the request they are about: nothing for `run`, the index for `runBatch`. */
-const asIs: Labeller = (_, err) => err;
-const byRequestIndex: Labeller = (jobs, err) => {
-  const which = jobs.length === 1 ? `request ${jobs[0]}` : `requests ${jobs.join(", ")}`;
-  return new Error(`runBatch ${which}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-};
-
-function featureCacheSize(option: boolean | number | undefined): number {
-  if (option === undefined || option === true) return DEFAULT_FEATURE_CACHE_SIZE;
-  if (option === false) return 0;
-  if (Number.isInteger(option) && option >= 0) return option;
-  throw new Error(`Expected true, false or a non-negative integer for cacheImageFeatures but received ${describeValue(option)}.`);
+/** A batch as its waves see it: the jobs, their images, the outputs so far, the batch's clock. */
+interface WaveContext {
+  jobs: readonly Job[];
+  imageOf: readonly BatchImage[];
+  outputs: Decoded[];
+  clock: BatchClock;
+  options: ExecuteOptions;
+  signal: AbortSignal;
 }
 
 export class Florence2 {
   private disposed = false;
   private readonly featureCache: FeatureCache;
   private readonly images: ImageStage;
+  private readonly prompts: PromptEncoder;
   private placement!: DeviceChoice;
   private readonly queue = new RunQueue();
 
@@ -136,6 +95,7 @@ export class Florence2 {
     imageOptions: LoadImageOptions,
   ) {
     this.featureCache = new FeatureCache(cacheSize);
+    this.prompts = new PromptEncoder(tokenizer, preprocessorConfig.imageSeqLength, config.maxPositionEmbeddings);
     this.images = {
       cache: this.featureCache, options: imageOptions, preprocessor: preprocessorConfig, dModel: config.dModel,
       vision: (pixelValues, dims) => runVisionEncoder(sessions, pixelValues, dims),
@@ -152,7 +112,7 @@ export class Florence2 {
       throw new Error(`Expected a model folder or Hub id (e.g. "onnx-community/Florence-2-base-ft") but received ${describeValue(folderOrId)}.`);
     }
     const { sessionOptions, intraOpNumThreads, executionProviders, device, cacheImageFeatures, imageOptions, ...resolveOptions } = options;
-    const cacheSize = featureCacheSize(cacheImageFeatures);
+    const cacheSize = featureCacheCapacity(cacheImageFeatures);
     resolveDtypes(options.dtype); // an unknown dtype fails before any download
     const placement = await chooseDevice(device, executionProviders); // so does a device that can't be had
     const folder = await resolveModelFolder(folderOrId, resolveOptions);
@@ -191,12 +151,7 @@ export class Florence2 {
    * `textInput` is the phrase for text tasks, a pixel box or `"<loc_..>"` x4 string for region tasks.
    * `image` may also be decoded pixels or the features from `encodeImage`.
    */
-  async run(
-    image: ImageInput | RgbImage | ImageFeatures,
-    task: string,
-    textInput?: string | PixelBox,
-    options: RunOptions = {},
-  ): Promise<RunOutput> {
+  async run(image: ImageArgument, task: string, textInput?: string | PixelBox, options: RunOptions = {}): Promise<RunOutput> {
     this.assertUsable();
     const spec = getTask(task);
     const { signal, onToken, ...decoding } = resolveRunOptions(options, this.generationConfig);
@@ -217,17 +172,8 @@ export class Florence2 {
    */
   async runBatch(requests: readonly BatchRequest[], options: BatchOptions = {}): Promise<RunOutput[]> {
     this.assertUsable();
-    if (!Array.isArray(requests)) {
-      throw new Error(`Expected an array of requests ({ image, task, input?, options? }) for runBatch but received ${describeValue(requests)}.`);
-    }
     const batch = resolveBatchOptions(options, this.generationConfig, this.maxBatchRows);
-    const jobs = requests.map((request, i) => {
-      try {
-        return this.job(checkBatchRequest(request, batch, this.generationConfig));
-      } catch (err) {
-        throw byRequestIndex([i], err);
-      }
-    });
+    const jobs = eachRequest(requests, (request) => this.job(checkBatchRequest(request, batch, this.generationConfig)));
     if (jobs.length === 0) return [];
     return this.queue.run(batch.signal, async (s) => {
       const outs = await this.execute(jobs, { maxBatchRows: batch.maxBatchRows, onToken: batch.onToken }, s, byRequestIndex);
@@ -254,8 +200,7 @@ export class Florence2 {
     if (!isImageFeatures(features)) throw new Error(`Expected the ImageFeatures of model.encodeImage(image) but received ${describeValue(features)}.`);
     if (typeof prompt !== "string") throw new Error(`Expected a prompt text (e.g. buildPrompt("<OD>")) but received ${describeValue(prompt)}.`);
     const { signal, onToken, ...decoding } = resolveRunOptions(options, this.generationConfig);
-    const promptIds = this.tokenizer.encode(prompt);
-    this.checkPromptLength(promptIds.length);
+    const promptIds = this.prompts.text(prompt);
     const job: Job = { image: features, task: undefined, input: undefined, promptIds, decoding };
     return this.queue.run(signal, async (s) => {
       const [out] = await this.execute([job], { maxBatchRows: Infinity, onToken: onToken && ((ids) => onToken(ids)) }, s, asIs);
@@ -275,32 +220,20 @@ export class Florence2 {
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    const reason = new Error("The Florence2 model was disposed during this run.");
-    await this.queue.close(reason);
+    await this.queue.close(new Error("The Florence2 model was disposed during this run."));
     this.featureCache.clear();
     await this.sessions.release();
   }
 
   private assertUsable(): void {
-    if (this.disposed) {
-      throw new Error(`This Florence2 model was disposed; load it again with Florence2.load("${this.folder}").`);
-    }
+    if (this.disposed) throw new Error(`This Florence2 model was disposed; load it again with Florence2.load("${this.folder}").`);
   }
 
   /** A job from checked request parts; a text prompt is built and tokenized now (a pixel box waits for the image size). */
   private job(request: CheckedRequest): Job {
     const { image, task, input, decoding } = request;
-    const boxInput = typeof input === "object" && input !== null;
-    let promptIds: number[] | undefined;
-    if (!boxInput) {
-      promptIds = this.tokenizer.encode(buildPrompt(task.token, input));
-      this.checkPromptLength(promptIds.length);
-    }
+    const promptIds = PromptEncoder.needsImageSize(input) ? undefined : this.prompts.task(task.token, input);
     return { image, task, input, promptIds, decoding };
-  }
-
-  private checkPromptLength(promptLength: number): void {
-    checkPromptLength(promptLength, this.preprocessorConfig.imageSeqLength, this.config.maxPositionEmbeddings);
   }
 
   /**
@@ -319,10 +252,10 @@ export class Florence2 {
     clock.batch.images = images.size;
     this.finishPrompts(jobs, imageOf, clock, label);
     for (const image of images) await encodeBatchImage(this.images, image, signal, label);
-    const outputs: Omit<Executed, "timings">[] = new Array(jobs.length);
+    const outputs: Decoded[] = new Array(jobs.length);
     for (const wave of waves) {
       signal.throwIfAborted();
-      await this.decodeWave(wave, jobs, imageOf, outputs, clock, options, signal);
+      await this.decodeWave(wave, { jobs, imageOf, outputs, clock, options, signal });
     }
     const timings = clock.finish(imageOf, outputs.map((out) => out.stats));
     return outputs.map((out, i) => ({ ...out, timings: timings[i] }));
@@ -335,8 +268,7 @@ export class Florence2 {
       const t0 = performance.now();
       const { imageSize } = imageOf[i].resolved as ResolvedImage;
       try {
-        job.promptIds = this.tokenizer.encode(buildPrompt((job.task as TaskSpec).token, job.input, imageSize));
-        this.checkPromptLength(job.promptIds.length);
+        job.promptIds = this.prompts.task((job.task as TaskSpec).token, job.input, imageSize);
       } catch (err) {
         throw label([i], err);
       }
@@ -345,15 +277,8 @@ export class Florence2 {
   }
 
   /** One wave: text encoder, decoder loop, then text and result per job. */
-  private async decodeWave(
-    wave: readonly number[],
-    jobs: readonly Job[],
-    imageOf: readonly BatchImage[],
-    outputs: Omit<Executed, "timings">[],
-    clock: BatchClock,
-    options: ExecuteOptions,
-    signal: AbortSignal,
-  ): Promise<void> {
+  private async decodeWave(wave: readonly number[], batch: WaveContext): Promise<void> {
+    const { jobs, imageOf, outputs, clock, options, signal } = batch;
     const t0 = performance.now();
     const prompts = wave.map((i) => ({ imageFeatures: (imageOf[i].features as ImageFeatures).features, promptIds: jobs[i].promptIds as number[] }));
     const encoded = await encodePrompts(this.sessions, prompts);

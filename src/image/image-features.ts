@@ -3,6 +3,7 @@
  * image features that lets several tasks on one image run the vision encoder once.
  */
 import * as crypto from "node:crypto";
+import { describeValue } from "../util/describe";
 import * as fs from "node:fs";
 import type * as ort from "onnxruntime-node";
 import { decodeImage, loadImageRgb, openImage, openImageFileBytes, type ImageInput, type LoadImageOptions, type OpenedImage } from "./image-file";
@@ -26,6 +27,16 @@ function hashOf(kind: string, ...parts: (Uint8Array | string)[]): string {
   const hash = crypto.createHash("sha256");
   for (const p of parts) hash.update(p);
   return `${kind}:${hash.digest("hex")}`;
+}
+
+const DEFAULT_FEATURE_CACHE_SIZE = 4;
+
+/** The capacity the load option `cacheImageFeatures` asks for: true (default, 4 images), false, or a number of images. */
+export function featureCacheCapacity(option: boolean | number | undefined): number {
+  if (option === undefined || option === true) return DEFAULT_FEATURE_CACHE_SIZE;
+  if (option === false) return 0;
+  if (Number.isInteger(option) && option >= 0) return option;
+  throw new Error(`Expected true, false or a non-negative integer for cacheImageFeatures but received ${describeValue(option)}.`);
 }
 
 /** Least-recently-used image features. Entries are only dropped, never disposed: a caller may still hold one. */
