@@ -36,7 +36,7 @@ function fakeStream(isTTY: boolean, columns = 80): NodeJS.WriteStream & { writte
   return { isTTY, columns, written, write: (s: string) => (written.push(s), true) } as unknown as NodeJS.WriteStream & { written: string[] };
 }
 
-describe("progress: download counting and display", function () {
+describe("hub/download-progress: download counting, and its view on the display layer", function () {
   it("counts bytes, speed and ETA per file and overall on a clock", function () {
     let now = 0;
     const rec = new Recorder();
