@@ -35,13 +35,6 @@ export function floatTensor(type: FloatType, data: FloatData, dims: readonly num
   return new ort.Tensor(type, toFloatType(data, type), dims);
 }
 
-/** The float32 values of a float tensor (a view when it already is float32). */
-export function float32Data(tensor: ort.Tensor): Float32Array {
-  if (tensor.type === "float32") return tensor.data as Float32Array;
-  if (tensor.type === "float16") return float16ToFloat32(tensor.data as Uint16Array);
-  throw new Error(`Expected a float32 or float16 tensor but received ${tensor.type}.`);
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // The tensor contract (the onnx-community export's names, element types and dims)
 

@@ -15,7 +15,6 @@ import { writeStandInModel } from "../support/standin";
 
 const BASE_CONFIG: ModelConfig = {
   dModel: 768,
-  encoderLayers: 6,
   decoderLayers: 6,
   decoderAttentionHeads: 12,
   vocabSize: 51289,
