@@ -22,6 +22,7 @@ export type {
 export type { EarlyStopping } from "./decode/beam-search";
 export type { GenerationStats, StepsByRows } from "./decode/generation";
 export { defaultSessionOptions } from "./runtime/sessions";
+export { ModelLoadError, type ModelLoadErrorKind } from "./runtime/load-errors";
 export { float16ToFloat32, float32ToFloat16 } from "./runtime/float16";
 export type { SessionSettings } from "./runtime/sessions";
 export { chooseDevice, DeviceError, DEVICE_OPTIONS, DEVICE_ENV, CUDA_INSTALL_COMMAND } from "./runtime/device";
