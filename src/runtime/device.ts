@@ -1,6 +1,6 @@
 /**
- * Where the model runs: `Florence2.load(folder, { device })` with `"cpu"`, `"cuda"` or `"auto"` (default: the
- * `FLORENCE2_DEVICE` environment variable, else `"auto"`).
+ * Where the model runs: `Florence2.load(folder, { device })` with `"cpu"`, `"cuda"`, `"webgpu"` or `"auto"` (default:
+ * the `FLORENCE2_DEVICE` environment variable, else `"auto"`).
  *
  * onnxruntime-node ships its CPU provider in the npm package; its CUDA provider (Linux x64) is a separate download
  * that the package's own installer fetches from NuGet (`npm run gpu:install`; `npm ci` skips it, see .npmrc). Asking
@@ -9,12 +9,18 @@
  *
  * - "auto": CUDA when an NVIDIA GPU is present, the provider is installed, every library it needs resolves and the
  *   driver is new enough for its CUDA major (cuda-provider.ts reads all that from the provider file), and a one-Conv
- *   probe really runs on CUDA; otherwise the CPU. The choice and its reason are one line (`summary`).
- * - "cuda": the same checks, but a failed one is an error that says how to get CUDA.
+ *   probe really runs on CUDA; else WebGPU when a hardware adapter is found (webgpu.ts) and a probe session starts on
+ *   it; otherwise the CPU. It never picks a software adapter (SwiftShader, llvmpipe): on a CPU emulating a GPU every
+ *   run is far slower than onnxruntime's own CPU kernels. The choice and its reason are one line (`summary`).
+ * - "cuda": the CUDA checks, but a failed one is an error that says how to get CUDA.
+ * - "webgpu": onnxruntime's WebGPU provider (Dawn, linked into onnxruntime-node's linux x64, darwin arm64 and win32
+ *   x64 binaries), on whatever adapter Dawn finds, software ones included (that is how the tests run it); an error
+ *   when no adapter answers.
  * - "cpu": the CPU, no checks.
  *
- * Sessions on CUDA are opened with ["cuda", "cpu"]: onnxruntime places each node on the first provider that runs it,
- * so the few operators CUDA lacks run on the CPU inside the same session.
+ * Sessions on a GPU are opened with [gpu, "cpu"]: onnxruntime places each node on the first provider that runs it,
+ * so the few operators the GPU provider lacks run on the CPU inside the same session. `placement` puts single
+ * modules on the CPU instead (see placeModules).
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -23,10 +29,12 @@ import * as path from "node:path";
 import * as ort from "onnxruntime-node";
 import { describeValue } from "../util/describe";
 import { CUDA_INSTALL_COMMAND, cudaNeeds, runConvProbe, type CudaNeeds } from "./cuda-provider";
+import { MODULES, type Dtype, type ModuleName } from "./dtypes";
 import type { ExecutionProvider } from "./sessions";
+import { SYSTEM_WEBGPU_PROBE, softwareAdapterReason, type WebGpuAdapter, type WebGpuProbe } from "./webgpu";
 
-export type DeviceOption = "cpu" | "cuda" | "auto";
-export const DEVICE_OPTIONS: readonly DeviceOption[] = ["cpu", "cuda", "auto"];
+export type DeviceOption = "cpu" | "cuda" | "webgpu" | "auto";
+export const DEVICE_OPTIONS: readonly DeviceOption[] = ["cpu", "cuda", "webgpu", "auto"];
 /** The environment variable read when the load option is not given. */
 export const DEVICE_ENV = "FLORENCE2_DEVICE";
 
@@ -36,13 +44,15 @@ export interface DeviceChoice {
   /** What was asked for, and where it came from. */
   requested: DeviceOption | "executionProviders";
   requestedBy: "option" | "environment" | "default";
-  /** The execution provider the sessions prefer: "cpu" or "cuda" (or the first of `executionProviders` when given). */
+  /** The execution provider the sessions prefer: "cpu", "cuda" or "webgpu" (or the first of `executionProviders` when given). */
   provider: string;
-  /** The execution providers every session is opened with. */
+  /** The execution providers every session on the device is opened with (see placeModules for the CPU ones). */
   executionProviders: ExecutionProvider[];
-  /** The hardware: the GPU's name for CUDA, else the CPU's model and thread count. */
+  /** The hardware: the GPU's name for CUDA, the adapter for WebGPU, else the CPU's model and thread count. */
   hardware: string;
-  /** A short name for tables and charts: the GPU's name, or "CPU". */
+  /** WebGPU only: the adapter as far as it can be known, and whether it is a software one. */
+  adapter?: WebGpuAdapter;
+  /** A short name for tables and charts: the GPU's name, "WebGPU software (SwiftShader)" for a software adapter, or "CPU". */
   label: string;
   /** One line: which device, and why. */
   summary: string;
@@ -58,6 +68,8 @@ export interface DeviceProbe {
   startCuda(): Promise<string | undefined>;
   /** The CPU's model name and thread count. */
   cpu(): string;
+  /** WebGPU's adapter and probe session (webgpu.ts). */
+  webgpu: WebGpuProbe;
 }
 
 /** Thrown when "cuda" is asked for and can't be had, or an option is wrong. */
@@ -96,7 +108,7 @@ export async function chooseDevice(
   const raw = option !== undefined ? option : envValue ? envValue.toLowerCase() : "auto";
   if (typeof raw !== "string" || !(DEVICE_OPTIONS as readonly string[]).includes(raw)) {
     const source = requestedBy === "environment" ? `${DEVICE_ENV}=${JSON.stringify(envValue)}` : `device ${describeValue(option)}`;
-    throw new DeviceError(`Expected "cpu", "cuda" or "auto" for the device but received ${source}.`);
+    throw new DeviceError(`Expected "cpu", "cuda", "webgpu" or "auto" for the device but received ${source}.`);
   }
   const requested = raw as DeviceOption;
   const asked = requestedBy === "environment" ? `${DEVICE_ENV}=${requested}` : `device "${requested}"`;
@@ -110,6 +122,32 @@ export async function chooseDevice(
     summary: `Device: CPU (${probe.cpu()}); ${why}.`,
   });
   if (requested === "cpu") return cpu(`as asked (${asked})`);
+  const webgpu = (found: WebGpuAdapter, why: string): DeviceChoice => {
+    // The probe session started, so an adapter answered even where the drivers did not tell which.
+    const backend = process.platform === "darwin" ? "Metal" : process.platform === "win32" ? "D3D12" : "Vulkan";
+    const adapter: WebGpuAdapter = found.found ? found : { ...found, name: "an unidentified adapter", backend };
+    return {
+      requested,
+      requestedBy,
+      provider: "webgpu",
+      executionProviders: ["webgpu", "cpu"],
+      hardware: adapter.name,
+      adapter,
+      label: adapter.software ? `WebGPU ${adapter.name}` : adapter.found ? adapter.name : "WebGPU",
+      summary: `Device: WebGPU on ${adapter.name}, ${adapter.backend}; ${why}.`,
+    };
+  };
+  if (requested === "webgpu") {
+    const adapter = probe.webgpu.adapter();
+    const failure = await probe.webgpu.start();
+    if (failure !== undefined) {
+      throw new DeviceError(
+        `${asked} was asked for, but onnxruntime's WebGPU provider found no adapter it can use (${failure}). ` +
+          `${adapter.fix ?? adapter.how} Or use the CPU: device "cpu" or "auto".`,
+      );
+    }
+    return webgpu(adapter, `as asked (${asked}; adapter ${adapter.how})`);
+  }
 
   const problem = await cudaProblem(probe);
   if (problem === undefined) {
@@ -125,7 +163,13 @@ export async function chooseDevice(
       summary: `Device: CUDA on ${gpu}; ${why}.`,
     };
   }
-  if (requested === "auto") return cpu(`auto: ${problem.short}`);
+  if (requested === "auto") {
+    const adapter = probe.webgpu.adapter();
+    if (adapter.software || !adapter.found) return cpu(`auto: ${problem.short}; no WebGPU: ${softwareAdapterReason(adapter)}`);
+    const failure = await probe.webgpu.start();
+    if (failure !== undefined) return cpu(`auto: ${problem.short}; ${adapter.name} found (${adapter.how}), but WebGPU did not start (${failure})`);
+    return webgpu(adapter, `auto: ${problem.short}; hardware adapter ${adapter.how}`);
+  }
   throw new DeviceError(`${asked} was asked for, but ${problem.long} Or use the CPU: device "cpu" or "auto".`);
 }
 
@@ -223,6 +267,7 @@ export const SYSTEM_PROBE: DeviceProbe = {
   cudaProvider: () => cudaNeeds(),
   startCuda: startCudaOnce,
   cpu: cpuName,
+  webgpu: SYSTEM_WEBGPU_PROBE,
 };
 
 /** Where a loaded model runs: the choice made at load, and each module's session's execution providers. */
@@ -244,4 +289,61 @@ export function deviceReport(choice: DeviceChoice, sessions: Record<string, { ex
 /** The provider names of a session's execution providers (`"cpu"`, `{ name: "cuda" }` -> `"cuda"`). */
 export function providerNames(providers: readonly ExecutionProvider[] | undefined): string[] {
   return (providers ?? ["cpu"]).map(providerName);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Modules on the device or on the CPU
+
+/** Per module: on the chosen device (the default) or on the CPU. */
+export type ModulePlacement = Partial<Record<ModuleName, "device" | "cpu">>;
+
+/**
+ * The execution providers of each module's session. By default every module goes where the device is, as on CUDA:
+ * the vision encoder and the text encoder are single large runs that a GPU speeds up most; the decoder step is
+ * small, and since onnxruntime-node hands every output back to the CPU (its `preferredOutputLocation` is web-only)
+ * each step uploads and downloads the whole KV cache, cross-attention included (for Florence-2-base about
+ * 6 layers x 2 x (577 + prompt) x 768 floats, ~22 MB per row each way). Whether that copy outweighs the GPU's
+ * speed-up of the decoder depends on the machine's bus (none on Apple silicon's unified memory, PCIe elsewhere) and
+ * was not measured here (no real GPU was available), so the default keeps one device and the choice is left to
+ * `placement: { decoder_model_merged: "cpu" }`.
+ */
+export function placeModules(choice: DeviceChoice, placement: unknown = {}): Record<ModuleName, ExecutionProvider[]> {
+  if (placement === null || typeof placement !== "object" || Array.isArray(placement)) {
+    throw new DeviceError(`Expected an object such as { decoder_model_merged: "cpu" } for placement but received ${describeValue(placement)}.`);
+  }
+  for (const [module, where] of Object.entries(placement)) {
+    if (!(MODULES as readonly string[]).includes(module)) {
+      throw new DeviceError(`Unknown module "${module}" in placement. Expected one of: ${MODULES.join(", ")}.`);
+    }
+    if (where !== "device" && where !== "cpu" && where !== undefined) {
+      throw new DeviceError(`Expected "device" or "cpu" for placement.${module} but received ${describeValue(where)}.`);
+    }
+  }
+  const chosen = placement as ModulePlacement;
+  const out = {} as Record<ModuleName, ExecutionProvider[]>;
+  for (const module of MODULES) out[module] = chosen[module] === "cpu" ? ["cpu"] : [...choice.executionProviders];
+  return out;
+}
+
+/**
+ * fp16 files need the adapter's `shader-f16` feature on WebGPU. Without it onnxruntime opens the session and fails at
+ * the first run ("Program Cast requires f16 but the device does not support it"), so it is found out at load with
+ * a two-Cast probe and refused with the fix. Only asked when a module on WebGPU is fp16.
+ */
+export async function checkDtypesOnDevice(
+  choice: DeviceChoice,
+  dtypes: Record<ModuleName, Dtype>,
+  providers: Record<ModuleName, readonly ExecutionProvider[]>,
+  probe: DeviceProbe = SYSTEM_PROBE,
+): Promise<void> {
+  const fp16OnWebGpu = MODULES.filter((m) => dtypes[m] === "fp16" && providerNames(providers[m])[0] === "webgpu");
+  if (fp16OnWebGpu.length === 0) return;
+  const failure = await probe.webgpu.shaderF16();
+  if (failure === undefined) return;
+  const adapter = choice.adapter?.name ?? "this adapter";
+  throw new DeviceError(
+    `dtype "fp16" for ${fp16OnWebGpu.join(", ")} needs WebGPU's shader-f16 feature, which ${adapter} lacks ` +
+      `(onnxruntime: ${failure}). Use dtype "fp32" or "q8" on this adapter, or place those modules on the CPU ` +
+      `(placement: { ${fp16OnWebGpu[0]}: "cpu" }).`,
+  );
 }

@@ -158,4 +158,13 @@ describe("device", function () {
       assert.equal((await chooseDevice("cuda", undefined, ready, noEnv)).summary, 'Device: CUDA on Tesla T4; as asked (device "cuda").');
     });
   });
+
+  it("rejects unknown devices and a device given together with executionProviders", async function () {
+    await assert.rejects(chooseDevice("gpu", undefined, SYSTEM_PROBE, noEnv), /Expected "cpu", "cuda", "webgpu" or "auto" for the device but received device "gpu"\./);
+    await assert.rejects(chooseDevice(undefined, undefined, SYSTEM_PROBE, { FLORENCE2_DEVICE: "tpu" }), /but received FLORENCE2_DEVICE="tpu"/);
+    await assert.rejects(chooseDevice("cpu", ["cpu"], SYSTEM_PROBE, noEnv), /either device or executionProviders but received both/);
+    const given = await chooseDevice(undefined, [{ name: "cpu" }], SYSTEM_PROBE, { FLORENCE2_DEVICE: "cuda" });
+    assert.deepEqual([given.provider, given.requested], ["cpu", "executionProviders"]);
+    assert.equal(given.summary, "Device: execution providers [cpu], as given by executionProviders.");
+  });
 });

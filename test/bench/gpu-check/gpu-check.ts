@@ -92,7 +92,9 @@ async function standIn(options: Options, log: (line: string) => void): Promise<s
   await writeStandInModel(probe, { size: "tiny" });
   const tokenizer = Florence2Tokenizer.fromFolder(probe);
   const generation = readGenerationConfig(probe);
-  const ids = { bos: generation.bosTokenId, eos: generation.eosTokenId, decoderStart: generation.decoderStartTokenId };
+  // The library reads no bos_token_id (the tokenizer adds <s> itself); the script needs it to stay a valid answer.
+  const bos = (JSON.parse(fs.readFileSync(path.join(probe, "generation_config.json"), "utf8")) as { bos_token_id: number }).bos_token_id;
+  const ids = { bos, eos: generation.eosTokenId, decoderStart: generation.decoderStartTokenId };
   const script = buildBenchScript({ encode: (text) => tokenizer.encode(text) }, longestOutput(options.tasks), ids);
   checkScript(script, ids);
   const folder = path.join(options.modelsDir, options.size);
