@@ -24,7 +24,8 @@ NODE_MAJOR="${NODE_MAJOR:-20}"
 COLAB_STATE_FILE="${COLAB_STATE_FILE:-.colab/setup.json}"
 ORT_PROVIDER_DIR="${ORT_PROVIDER_DIR:-node_modules/onnxruntime-node/bin/napi-v6/linux/x64}"
 TSX="node node_modules/tsx/dist/cli.mjs"
-# npm ci skips onnxruntime-node's postinstall (its CUDA download); the GPU step below runs it where there is a GPU.
+# npm ci skips onnxruntime-node's postinstall (its CUDA download; the project's .npmrc does too, for any npm); the GPU
+# step below runs it where there is a GPU.
 export ONNXRUNTIME_NODE_INSTALL=skip
 
 node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }

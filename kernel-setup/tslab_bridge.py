@@ -20,7 +20,8 @@ Colab renders the HTML.
 Kernels started here get this Python's environment (where colab_runtime.py put the set-up's LD_LIBRARY_PATH,
 FLORENCE2_DEVICE and VK_ICD_FILENAMES) with the library folders of its `nvidia-*` packages (the CUDA and cuDNN wheels
 the set-up installed, or Colab's PyTorch has) first on LD_LIBRARY_PATH, so that onnxruntime-node's CUDA provider
-finds them.
+finds them. Which libraries and CUDA major the provider needs is read from
+the provider file by kernel-setup/cuda-needs.ts.
 """
 import argparse
 import atexit

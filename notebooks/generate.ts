@@ -145,8 +145,8 @@ const SETUP_TEXT =
   `- \`FLORENCE2_MODEL\`: a Hugging Face model id or a local model folder (default \`${DEFAULT_MODEL}\`);\n` +
   `- \`FLORENCE2_IMAGE\`: your own image, a file path or an http(s) URL (default: the walkthrough's photo for the ` +
   `task, downloaded once into \`models/samples/\`); any size works, region inputs are scaled to it;\n` +
-  `- \`FLORENCE2_DEVICE\`: \`cpu\`, \`cuda\` or \`auto\` (default \`auto\`: CUDA when there is an NVIDIA GPU and ` +
-  `onnxruntime-node's CUDA provider, else the CPU).\n\n` +
+  `- \`FLORENCE2_DEVICE\`: \`cpu\`, \`cuda\`, \`webgpu\` or \`auto\` (default \`auto\`: CUDA when there is an NVIDIA GPU ` +
+  `and onnxruntime-node's CUDA provider, else WebGPU on a hardware GPU adapter, else the CPU).\n\n` +
   `\`./src\` is a link to the project's \`src/\` folder: tslab only compiles files under the notebook's folder. ` +
   `\`./src/index\` is the library; \`./src/walkthrough/index\` holds the walkthrough's photos, example inputs and ` +
   `settings.`;

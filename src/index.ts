@@ -8,7 +8,7 @@
  *            --generation.ts (decoder-step.ts, search-strategy.ts, beam-search.ts, logits-processors.ts)--> ids
  *   ids      --tokenizer.ts--> text --postprocess.ts--> the reference's structured result
  *   result   --overlay.ts--> shapes --draw.ts--> PNG --display.ts--> notebook
- * florence2.ts wires these together; sessions.ts opens the ONNX graphs (device.ts picks CPU or CUDA for them);
+ * florence2.ts wires these together; sessions.ts opens the ONNX graphs (device.ts picks CPU, CUDA or WebGPU for them);
  * hub/ downloads and caches models; live-progress.ts shows a task's tokens as they come.
  *
  * The walkthrough app (`npm start`, the notebooks' inputs and timing table) is src/walkthrough/, built on this entry;
@@ -22,10 +22,12 @@ export type {
 export type { EarlyStopping } from "./decode/beam-search";
 export type { GenerationStats, StepsByRows } from "./decode/generation";
 export { defaultSessionOptions } from "./runtime/sessions";
+export { ModelLoadError, type ModelLoadErrorKind } from "./runtime/load-errors";
 export { float16ToFloat32, float32ToFloat16 } from "./runtime/float16";
 export type { SessionSettings } from "./runtime/sessions";
 export { chooseDevice, DeviceError, DEVICE_OPTIONS, DEVICE_ENV, CUDA_INSTALL_COMMAND } from "./runtime/device";
-export type { DeviceOption, DeviceChoice, DeviceReport, DeviceProbe } from "./runtime/device";
+export type { DeviceOption, DeviceChoice, DeviceReport, DeviceProbe, ModulePlacement } from "./runtime/device";
+export type { WebGpuAdapter } from "./runtime/webgpu";
 export { liveProgress, formatLiveLine } from "./notebook/live-progress";
 export type { LiveProgress, LiveProgressOptions, LiveProgressMode, LiveProgressStats } from "./notebook/live-progress";
 

@@ -1,7 +1,7 @@
 /**
- * What `run` and `runBatch` accept, checked where it enters, before anything is read or computed (errors name
- * the option or the request, what it takes and what it got). The result is what the engine runs: per request a
- * task, its input and its decoding options (search-strategy.ts).
+ * What `run` and `runBatch` accept and return. What they accept is checked where it enters, before anything is
+ * read or computed (errors name the option or the request, what it takes and what it got); the checked request
+ * is what the engine runs: a task, its input and its decoding options (search-strategy.ts).
  */
 import type { EarlyStopping } from "./decode/beam-search";
 import type { GenerationConfig, ModelConfig } from "./runtime/config";
@@ -10,7 +10,11 @@ import type { ImageInput, RgbImage } from "./image/image";
 import type { ImageFeatures } from "./image/image-features";
 import type { PixelBox } from "./text/prompts";
 import { getTask, type TaskSpec } from "./text/tasks";
+import type { Labeller } from "./image/batch-images";
 import type { DecodingOptions } from "./decode/search-strategy";
+import type { GenerationStats } from "./decode/generation";
+import type { TaskResult } from "./text/postprocess";
+import type { RunTimings } from "./run-timings";
 
 export interface RunOptions {
   /** 1 = greedy; more = beam search. Default: generation_config.json's num_beams (3 for Florence-2). */
@@ -58,13 +62,10 @@ export interface BatchOptions extends RequestOptions {
  * Default cap on decoder rows per step for a Florence-2-base-sized decoder (6 layers, d_model 768); other sizes
  * get as many rows as hold the same cache memory (defaultMaxBatchRows).
  *
- * Chosen by measurement (base stand-in, fp32, 2 shared cores, load 2-3; test/bench's maxBatchRows sweep measures
- * it again). A row holds about 40 MiB of cache (~590 encoder positions, up to 334 generated tokens): the 14
- * walkthrough tasks with 3 beams (42 rows, early_stopping=False) peaked at 1610 MiB after loading the model and
- * encoding the photos, 2573 MiB of RSS with 24 rows per wave, 2921 MiB with 32, 3303 MiB (3.46 GB) in one wave of
- * 42. Against 14 sequential runs they took 0.78x, 0.70x and 0.66x: every wave pays a decoder step's fixed part
- * (the weights read once) for as many steps as its longest request, so fewer waves save time, while more rows per
- * wave cost memory. 32 keeps that batch under 3.5 GB and within 0.75x.
+ * Chosen by measurement: test/bench/RESULTS.md, "maxBatchRows: the 14-task 3-beam batch" (the bench's sweep
+ * measures it again). Each row holds its own cache (~40 MiB for base at ~590 encoder positions), so more rows per
+ * wave cost memory, while fewer waves save time: every wave pays a decoder step's fixed part (the weights read
+ * once) for as many steps as its longest request. 32 is where that batch stays under 3.5 GB of RSS.
  */
 export const DEFAULT_MAX_BATCH_ROWS = 32;
 /** Whatever the model's size, no more rows than this by default (a tiny model's cache is negligible). */
@@ -87,6 +88,25 @@ const REQUEST_OPTION_NAMES = ["numBeams", "maxNewTokens", "earlyStopping", "leng
 const RUN_OPTION_NAMES = [...REQUEST_OPTION_NAMES, "signal", "onToken"];
 const BATCH_OPTION_NAMES = [...RUN_OPTION_NAMES, "maxBatchRows"];
 const BATCH_REQUEST_FIELDS = ["image", "task", "input", "options"];
+
+export interface RunOutput {
+  /** `postProcessGeneration(text, task, { width, height })`: `{ "<OD>": { bboxes, labels } }` etc. */
+  result: Record<string, TaskResult>;
+  /** The generated text with special tokens, as the reference decodes it (`"</s><s>A car.</s>"`). */
+  text: string;
+  /** The generated ids, start token included. */
+  ids: number[];
+  /** Beam search: the chosen hypothesis' length-normalised score; greedy: null. */
+  score: number | null;
+  timings: RunTimings;
+}
+
+export interface GenerateOutput {
+  ids: number[];
+  text: string;
+  score: number | null;
+  stats: GenerationStats;
+}
 
 /** Run options after validation and defaults. */
 export interface ResolvedRunOptions extends DecodingOptions {
@@ -210,4 +230,25 @@ export function checkBatchRequest(request: unknown, batch: ResolvedBatchOptions,
   checkObject("request options", "{ numBeams: 1 }", options);
   checkKeys("request option", options, REQUEST_OPTION_NAMES);
   return { image, task: getTask(task), input, decoding: resolveDecoding({ ...batch.generation, ...options }, defaults) };
+}
+
+/** How errors name the request they are about: nothing for `run`, the index for `runBatch`. */
+export const asIs: Labeller = (_, err) => err;
+export const byRequestIndex: Labeller = (jobs, err) => {
+  const which = jobs.length === 1 ? `request ${jobs[0]}` : `requests ${jobs.join(", ")}`;
+  return new Error(`runBatch ${which}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+};
+
+/** `make(request)` for each request of a runBatch call, its errors naming the request by its index. */
+export function eachRequest<T>(requests: unknown, make: (request: unknown) => T): T[] {
+  if (!Array.isArray(requests)) {
+    throw new Error(`Expected an array of requests ({ image, task, input?, options? }) for runBatch but received ${describeValue(requests)}.`);
+  }
+  return requests.map((request, i) => {
+    try {
+      return make(request);
+    } catch (err) {
+      throw byRequestIndex([i], err);
+    }
+  });
 }

@@ -62,6 +62,16 @@ describe("benchmark smoke run (tiny stand-in)", function () {
     }
   });
 
+  it("names our side's device in the per-task table (cpu unless --device says otherwise) and checks --device", () => {
+    assert.equal(results.options.device, "cpu");
+    assert.equal(results.perTask?.oursDevice, "CPU");
+    assert.match(markdown, /\| task \| tokens \| ours device \| ours CPU times/);
+    assert.match(markdown, /\| CAPTION \| \d+ \| CPU \|/);
+    assert.match(results.perTask?.oursDescription ?? "", /^Device: CPU \(.+\); as asked \(device "cpu"\)\./);
+    assert.equal((parseBenchArgs(["--device", "webgpu"]) as BenchOptions).device, "webgpu");
+    assert.throws(() => parseBenchArgs(["--device", "gpu"]), /Expected cpu, cuda, webgpu, auto for --device but received "gpu"\./);
+  });
+
   it("reuses the image features in the all-tasks sequence", () => {
     assert.equal(results.allTasks?.oursVisionRuns, 1);
     assert.equal(results.allTasks?.asScripted, true);
@@ -98,7 +108,7 @@ describe("benchmark smoke run (tiny stand-in)", function () {
 
   it("writes the seed-format table, the verdicts and the stand-in label", () => {
     assert.match(markdown, /random weights/);
-    assert.match(markdown, /\| task \| tokens \| ours CPU times \(user \/ sys \/ total\) \| ours wall \|/);
+    assert.match(markdown, /\| task \| tokens \| ours device \| ours CPU times \(user \/ sys \/ total\) \| ours wall \|/);
     assert.match(markdown, /\| CAPTION \| 13 \|/);
     assert.match(markdown, /## All 2 tasks on one image/);
     const verdicts = renderVerdicts(results);

@@ -265,6 +265,18 @@ describe("florence2: the model API on a scripted stand-in", function () {
       );
     });
 
+    it("refuses a generation_config.json whose eos_token_id is not the tokenizer's </s>, naming both files and values", async () => {
+      const other = copyFolder("eos-mismatch");
+      const file = path.join(other, "generation_config.json");
+      const generation = JSON.parse(fs.readFileSync(file, "utf8"));
+      generation.eos_token_id = 1;
+      fs.writeFileSync(file, JSON.stringify(generation));
+      await assert.rejects(
+        Florence2.load(other),
+        /The end-of-sequence ids in ".*eos-mismatch" disagree: generation_config\.json's eos_token_id is 1, but tokenizer_config\.json's eos_token "<\/s>" is id 2 in tokenizer\.json\. .*set eos_token_id to 2 in generation_config\.json/,
+      );
+    });
+
     it("names a missing ONNX file and its dtype", async () => {
       await assert.rejects(Florence2.load(folder, { dtype: "q4" }), /has no onnx\/vision_encoder_q4\.onnx \(dtype "q4" for vision_encoder\)/);
     });

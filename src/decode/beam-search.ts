@@ -90,8 +90,6 @@ export interface BeamStep {
   sourceBeams: Int32Array;
   /** The token each new beam appends: the decoder's next input. */
   tokens: Int32Array;
-  /** Whether the search is over (call `finalize`). */
-  finished: boolean;
 }
 
 export interface BeamSearchResult {
@@ -192,7 +190,7 @@ export class BeamSearch {
       this.sequences[i] = row;
       this.beamScores[i] = nextScores[i];
     }
-    return { sourceBeams, tokens, finished: this.isFinished };
+    return { sourceBeams, tokens };
   }
 
   /** HF `finalize`: offers the live beams if the search stopped at max length, then picks the best hypothesis. */

@@ -24,7 +24,7 @@ import type { FloatData, Florence2Sessions } from "../runtime/sessions";
 type RowData = Float32Array | Uint16Array | BigInt64Array;
 
 /** Where the decoder's time went, summed over the steps so far. */
-export interface DecoderCacheStats {
+export interface DecoderStepStats {
   /** Inside session.run: embed_tokens and the decoder. */
   sessionMs: number;
   /** Repeating, copying and removing rows. */
@@ -33,12 +33,12 @@ export interface DecoderCacheStats {
   rowCopies: number;
 }
 
-export class DecoderCache {
+export class DecoderStep {
   /** Batch rows (R above). */
   rows: number;
   /** Tokens in the self-attention cache (P above): the steps run so far. */
   pastLength = 0;
-  readonly stats: DecoderCacheStats = { sessionMs: 0, rowMs: 0, rowCopies: 0 };
+  readonly stats: DecoderStepStats = { sessionMs: 0, rowMs: 0, rowCopies: 0 };
 
   private hiddenStates: ort.Tensor;
   private attentionMask: ort.Tensor;
@@ -72,8 +72,8 @@ export class DecoderCache {
    * One decoder step: `tokens[r]` is row r's last token. Returns the logits [R, V] as float32 (a buffer reused by
    * the next step for float16 models: read it before stepping again).
    */
-  async step(tokens: ArrayLike<number>): Promise<Float32Array> {
-    if (this.disposed) throw new Error("DecoderCache.step called after dispose.");
+  async run(tokens: ArrayLike<number>): Promise<Float32Array> {
+    if (this.disposed) throw new Error("DecoderStep.run called after dispose.");
     const R = this.rows;
     if (tokens.length !== R) throw new Error(`Expected one token per batch row (${R}) but received ${tokens.length}.`);
     const { decoder, heads: H, headDim: Dh, vocabSize: V } = this.sessions;

@@ -46,7 +46,7 @@ export interface PromptToEncode {
 
 /**
  * The text encoder's output for a batch of prompts, ready for the decoder. The caller owns both tensors
- * (DecoderCache takes them over and disposes them).
+ * (DecoderStep takes them over and disposes them).
  */
 export interface EncodedPrompts {
   /** [B, S, D] in the decoder's `encoder_hidden_states` element type; S = 577 + the longest prompt. */
@@ -58,9 +58,9 @@ export interface EncodedPrompts {
 /**
  * Encodes each prompt with its image, then stacks the results right-padded to the longest for the decoder.
  *
- * One prompt per encoder_model run rather than one padded batch, because it measured faster: on the base-size
- * stand-in (fp32, 2 shared cores), the 14 walkthrough prompts (577 + 8..26 tokens) took 11.0 s one by one and
- * 19.0 s as one batch (median of 3, alternating; 1.7x). The encoder's self-attention over ~590 positions is large
+ * One prompt per encoder_model run rather than one padded batch, because it measured faster (the 14 walkthrough
+ * prompts on the base-size stand-in, fp32: one by one took about 0.6 of the batch's time; test/bench/RESULTS.md
+ * has the encoder's current per-run figures). The encoder's self-attention over ~590 positions is large
  * per row, and a batch of them no longer fits the caches; the weights (~170 MB) are read once per run either
  * way. A side benefit: each row's encoder states are bit for bit those of the prompt encoded alone.
  */

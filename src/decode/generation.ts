@@ -10,32 +10,15 @@
  * only join at step 0 (the decoder takes no self-attention mask, so every row must have the same past length):
  * requests beyond `maxBatchRows` run in a later wave (planWaves).
  */
-import { DecoderCache } from "./decoder-step";
+import { DecoderStep } from "./decoder-step";
 import type { EncodedPrompts } from "./encoders";
 import type { Florence2Sessions } from "../runtime/sessions";
-import { createTokenDecoder, type DecodingOptions, type GenerationTokens, type TokenDecoder, type TokenStep } from "./search-strategy";
+import { createSearchStrategy, type DecodingOptions, type GenerationTokens, type SearchStrategy, type SearchStep } from "./search-strategy";
+import { StepClock, emptyGenerationStats, emptyWaveStats, sumOf, type GenerationStats, type WaveStats } from "../run-timings";
 
 export type { DecodingOptions, GenerationTokens } from "./search-strategy";
 export { decoderLengthLimit } from "./search-strategy";
-
-/**
- * Where one request's decoder time went. In a wave the step costs are shared: each step's time is split among
- * the requests that took part, in proportion to their rows, so the requests' figures add up to the wave's.
- */
-export interface GenerationStats {
-  /** Decoder steps the request took part in (= its generated tokens). */
-  steps: number;
-  /** Its share of the decoder loop's wall time. */
-  decoderMs: number;
-  /** Of which its share of the time inside session.run (embed_tokens and the decoder). */
-  sessionMs: number;
-  /** Of which its own token choice: logits processors, greedy or beam bookkeeping. */
-  searchMs: number;
-  /** Of which its share of repeating and removing cache rows, plus its own beam row copies. */
-  cacheMs: number;
-  /** Its cache rows copied because several of its beams continued the same beam. */
-  cacheRowCopies: number;
-}
+export type { GenerationStats, StepsByRows, WaveStats } from "../run-timings";
 
 export interface GenerationResult {
   /** Start token, generated tokens, final `</s>` (when it fits in maxNewTokens). */
@@ -43,27 +26,6 @@ export interface GenerationResult {
   /** Beam search: the chosen hypothesis' length-normalised score; greedy: null. */
   score: number | null;
   stats: GenerationStats;
-}
-
-/** Decoder steps that ran `rows` rows, and their wall time: where a batch's decoder time goes. */
-export interface StepsByRows {
-  rows: number;
-  steps: number;
-  ms: number;
-}
-
-/** One wave's decoder loop as a whole. */
-export interface WaveStats {
-  /** Decoder session runs (the longest request's tokens). */
-  steps: number;
-  decoderMs: number;
-  sessionMs: number;
-  searchMs: number;
-  cacheMs: number;
-  /** Most rows in one step. */
-  maxRows: number;
-  /** Ascending by rows. */
-  stepsByRows: StepsByRows[];
 }
 
 export interface WaveOptions {
@@ -127,12 +89,12 @@ export function assignCacheRows(rowOfBeam: ArrayLike<number>, sourceBeams: Array
   return { rowOfBeam: next, copies };
 }
 
-/** One request inside a wave: its token decoder and the batch rows it owns. */
+/** One request inside a wave: its search strategy and the batch rows it owns. */
 interface WaveRequest {
   /** Its index in the wave (= its encoder row). */
   index: number;
-  decoder: TokenDecoder;
-  /** Batch rows it owns (one at step 0, then `decoder.width`), in no particular order. */
+  search: SearchStrategy;
+  /** Batch rows it owns (one at step 0, then `search.width`), in no particular order. */
   rows: Int32Array;
   /** Its sequence b reads and writes `rows[slotOfSequence[b]]`. */
   slotOfSequence: Int32Array;
@@ -141,7 +103,7 @@ interface WaveRequest {
   ownMs: number;
   copyMs: number;
   /** This step's token choice. */
-  chosen?: TokenStep;
+  chosen?: SearchStep;
 }
 
 function rowOfSequence(r: WaveRequest): Int32Array {
@@ -161,33 +123,33 @@ export async function generateWave(
   options: WaveOptions = {},
 ): Promise<{ results: GenerationResult[]; stats: WaveStats }> {
   const started = performance.now();
-  const cache = new DecoderCache(sessions, encoded);
+  const cache = new DecoderStep(sessions, encoded);
   try {
     if (encoded.hiddenStates.dims[0] !== requests.length) {
       throw new Error(`Expected one encoded prompt per request (${requests.length}) but received ${encoded.hiddenStates.dims[0]}.`);
     }
     const { signal, onToken } = options;
     const wave: WaveRequest[] = requests.map((o, index) => {
-      const decoder = createTokenDecoder(o, tokens, sessions.vocabSize, maxPositions);
+      const search = createSearchStrategy(o, tokens, sessions.vocabSize, maxPositions);
       // Step 0: the request's one row serves all its sequences (beams start identical).
-      return { index, decoder, rows: Int32Array.of(index), slotOfSequence: new Int32Array(decoder.width), stats: emptyStats(), ownMs: 0, copyMs: 0 };
+      return { index, search, rows: Int32Array.of(index), slotOfSequence: new Int32Array(search.width), stats: emptyGenerationStats(), ownMs: 0, copyMs: 0 };
     });
-    const stats: WaveStats = { steps: 0, decoderMs: 0, sessionMs: 0, searchMs: 0, cacheMs: 0, maxRows: 0, stepsByRows: [] };
+    const stats = emptyWaveStats();
     let live = wave;
     let inputs: Int32Array = new Int32Array(wave.length).fill(tokens.decoderStartTokenId);
     while (live.length > 0) {
       signal?.throwIfAborted();
-      const step = startStep(cache, live);
-      const logits = await cache.step(inputs);
+      const clock = new StepClock(cache, live);
+      const logits = await cache.run(inputs);
       for (const r of live) chooseTokens(r, logits, onToken);
-      const finished = live.filter((r) => r.decoder.isFinished);
-      live = live.filter((r) => !r.decoder.isFinished);
+      const finished = live.filter((r) => r.search.isFinished);
+      live = live.filter((r) => !r.search.isFinished);
       if (live.length > 0) rearrangeRows(cache, live, finished);
       inputs = nextInputs(cache, live);
-      endStep(step, cache, stats);
+      clock.end(cache, stats);
     }
 
-    const results = wave.map((r) => ({ ...r.decoder.finalize(), stats: r.stats }));
+    const results = wave.map((r) => ({ ...r.search.finalize(), stats: r.stats }));
     stats.decoderMs = performance.now() - started;
     stats.searchMs = sumOf(wave, (r) => r.stats.searchMs);
     stats.cacheMs = cache.stats.rowMs;
@@ -203,19 +165,19 @@ export async function generateWave(
 /** One request's token choice from this step's logits; its own time is its share of the step's work. */
 function chooseTokens(r: WaveRequest, logits: Float32Array, onToken: WaveOptions["onToken"]): void {
   const t0 = performance.now();
-  r.chosen = r.decoder.step(logits, rowOfSequence(r));
+  r.chosen = r.search.step(logits, rowOfSequence(r));
   r.ownMs = performance.now() - t0;
   r.copyMs = 0;
   r.stats.searchMs += r.ownMs;
   r.stats.steps++;
-  onToken?.(r.decoder.current.slice(), r.index);
+  onToken?.(r.search.current.slice(), r.index);
 }
 
 /**
  * The rows for the next step: after step 0 the requests that go on spread to one row per sequence; later, beams
  * follow the beams they continue and the rows of finished requests are removed.
  */
-function rearrangeRows(cache: DecoderCache, live: readonly WaveRequest[], finished: readonly WaveRequest[]): void {
+function rearrangeRows(cache: DecoderStep, live: readonly WaveRequest[], finished: readonly WaveRequest[]): void {
   if (cache.pastLength === 1) {
     spreadAfterStep0(cache, live); // keeps only the rows of requests that go on
     return;
@@ -228,64 +190,31 @@ function rearrangeRows(cache: DecoderCache, live: readonly WaveRequest[], finish
 }
 
 /** Each row's next input: the token its sequence just chose. */
-function nextInputs(cache: DecoderCache, live: readonly WaveRequest[]): Int32Array {
+function nextInputs(cache: DecoderStep, live: readonly WaveRequest[]): Int32Array {
   const inputs = new Int32Array(cache.rows);
-  for (const r of live) rowOfSequence(r).forEach((row, b) => (inputs[row] = (r.chosen as TokenStep).tokens[b]));
+  for (const r of live) rowOfSequence(r).forEach((row, b) => (inputs[row] = (r.chosen as SearchStep).tokens[b]));
   return inputs;
-}
-
-/** What a step's time accounting needs from its start. */
-interface StepClock {
-  started: number;
-  sessionMs: number;
-  rowMs: number;
-  rows: number;
-  /** The requests in the step and their rows then. */
-  stepping: { r: WaveRequest; rows: number }[];
-}
-
-function startStep(cache: DecoderCache, live: readonly WaveRequest[]): StepClock {
-  const { sessionMs, rowMs } = cache.stats;
-  return { started: performance.now(), sessionMs, rowMs, rows: cache.rows, stepping: live.map((r) => ({ r, rows: r.rows.length })) };
-}
-
-/** Shares out a step's time: each request's own work, plus the rest in proportion to its rows. */
-function endStep(step: StepClock, cache: DecoderCache, stats: WaveStats): void {
-  const stepMs = performance.now() - step.started;
-  const sessionMs = cache.stats.sessionMs - step.sessionMs;
-  const ownMs = sumOf(step.stepping, (s) => s.r.ownMs);
-  const sharedRowMs = Math.max(0, cache.stats.rowMs - step.rowMs - sumOf(step.stepping, (s) => s.r.copyMs));
-  for (const { r, rows } of step.stepping) {
-    const share = rows / step.rows;
-    r.stats.decoderMs += r.ownMs + (stepMs - ownMs) * share;
-    r.stats.sessionMs += sessionMs * share;
-    r.stats.cacheMs += sharedRowMs * share;
-  }
-  stats.steps++;
-  stats.sessionMs += sessionMs;
-  stats.maxRows = Math.max(stats.maxRows, step.rows);
-  addStep(stats.stepsByRows, step.rows, stepMs);
 }
 
 /**
  * After step 0, each request that goes on gets a row per sequence, copies of its step-0 row (beams start equal);
  * the rows of requests already done are left out.
  */
-function spreadAfterStep0(cache: DecoderCache, live: readonly WaveRequest[]): void {
+function spreadAfterStep0(cache: DecoderStep, live: readonly WaveRequest[]): void {
   const sources: number[] = [];
   for (const r of live) {
     const first = sources.length;
-    for (let b = 0; b < r.decoder.width; b++) sources.push(r.rows[0]);
-    r.rows = Int32Array.from({ length: r.decoder.width }, (_, b) => first + b);
-    r.slotOfSequence = Int32Array.from({ length: r.decoder.width }, (_, b) => b);
+    for (let b = 0; b < r.search.width; b++) sources.push(r.rows[0]);
+    r.rows = Int32Array.from({ length: r.search.width }, (_, b) => first + b);
+    r.slotOfSequence = Int32Array.from({ length: r.search.width }, (_, b) => b);
   }
   cache.gatherRows(sources);
 }
 
 /** Moves a request's beams to the rows of the beams they continue, copying rows where beams split. */
-function followBeams(cache: DecoderCache, r: WaveRequest): void {
-  if (r.decoder.width === 1) return;
-  const assigned = assignCacheRows(r.slotOfSequence, (r.chosen as TokenStep).sourceBeams);
+function followBeams(cache: DecoderStep, r: WaveRequest): void {
+  if (r.search.width === 1) return;
+  const assigned = assignCacheRows(r.slotOfSequence, (r.chosen as SearchStep).sourceBeams);
   r.slotOfSequence = assigned.rowOfBeam;
   if (assigned.copies.length === 0) return;
   const before = cache.stats.rowMs;
@@ -294,41 +223,4 @@ function followBeams(cache: DecoderCache, r: WaveRequest): void {
   r.ownMs += r.copyMs;
   r.stats.cacheMs += r.copyMs;
   r.stats.cacheRowCopies += assigned.copies.length;
-}
-
-function emptyStats(): GenerationStats {
-  return { steps: 0, decoderMs: 0, sessionMs: 0, searchMs: 0, cacheMs: 0, cacheRowCopies: 0 };
-}
-
-function sumOf<T>(items: Iterable<T>, value: (item: T) => number = (item) => item as unknown as number): number {
-  let sum = 0;
-  for (const item of items) sum += value(item);
-  return sum;
-}
-
-function addStep(byRows: StepsByRows[], rows: number, ms: number): void {
-  let entry = byRows.find((e) => e.rows === rows);
-  if (!entry) {
-    entry = { rows, steps: 0, ms: 0 };
-    byRows.push(entry);
-    byRows.sort((a, b) => a.rows - b.rows);
-  }
-  entry.steps++;
-  entry.ms += ms;
-}
-
-/** One request alone: a wave of one. `encoded` has one row and is taken over. */
-export async function generate(
-  sessions: Florence2Sessions,
-  encoded: EncodedPrompts,
-  tokens: GenerationTokens,
-  maxPositions: number,
-  options: DecodingOptions & { signal?: AbortSignal; onToken?: (ids: readonly number[]) => void },
-): Promise<GenerationResult> {
-  const { signal, onToken, ...decoding } = options;
-  const { results } = await generateWave(sessions, encoded, [decoding], tokens, maxPositions, {
-    signal,
-    onToken: onToken && ((ids) => onToken(ids)),
-  });
-  return results[0];
 }

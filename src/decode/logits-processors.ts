@@ -107,19 +107,6 @@ export function expNeg(x: number): number {
   return EXP_TABLE[j] * (1 + r * (1 + r * (1 / 2 + r * (1 / 6 + r * (1 / 24)))));
 }
 
-/** log(sum(exp(row[start, end)))) in float64, shifted by the maximum so large logits don't overflow. */
-export function logSumExp(row: ArrayLike<number>, start = 0, end = row.length): number {
-  let max = -Infinity;
-  for (let i = start; i < end; i++) if (row[i] > max) max = row[i];
-  if (max === -Infinity || max === Infinity || Number.isNaN(max)) return max;
-  let sum = 0;
-  for (let i = start; i < end; i++) {
-    const x = max - row[i];
-    if (x < EXP_NEG_RANGE) sum += expNeg(x);
-  }
-  return max + Math.log(sum);
-}
-
 /** What `scanRow` found in one row of logits. */
 export interface RowScan {
   /** log(sum(exp(row))): log_softmax(x) = x - lse. */
@@ -159,11 +146,4 @@ export function scanRow(logits: Float32Array, offset: number, length: number, ca
     }
   }
   return { lse: max + Math.log(sum), count };
-}
-
-/** log_softmax of a row into a float64 row (the reference's precision; HF's float32 differs by ~1e-7). */
-export function logSoftmax(row: ArrayLike<number>, out: Float64Array = new Float64Array(row.length)): Float64Array {
-  const lse = logSumExp(row);
-  for (let i = 0; i < row.length; i++) out[i] = row[i] - lse;
-  return out;
 }

@@ -1,6 +1,6 @@
 /**
- * Token choice for one request, whatever the strategy: greedy search or beam search behind one interface, so the
- * batched loop (generation.ts) treats every request alike. Each decoder owns its request's logits processors
+ * The search strategy for one request (token choice): greedy search or beam search behind one interface, so the
+ * batched loop (generation.ts) treats every request alike. Each strategy owns its request's logits processors
  * (logits-processors.ts), since their limits (max length, n-gram size) are per request, and reads only its own rows of the
  * batch's logits.
  */
@@ -24,14 +24,14 @@ export interface DecodingOptions {
 export type GenerationTokens = Pick<GenerationConfig, "decoderStartTokenId" | "eosTokenId" | "forcedBosTokenId" | "forcedEosTokenId">;
 
 /** What one step decided, in the order of the new live sequences (beams). */
-export interface TokenStep {
+export interface SearchStep {
   /** For each new sequence, the previous one it continues: its decoder cache is that one's. */
   sourceBeams: Int32Array;
   /** The token each new sequence appends: the decoder's next input. */
   tokens: Int32Array;
 }
 
-export interface TokenDecoder {
+export interface SearchStrategy {
   /** Batch rows the request needs after step 0: 1 for greedy, numBeams for beam search (step 0 needs one). */
   readonly width: number;
   readonly isFinished: boolean;
@@ -41,7 +41,7 @@ export interface TokenDecoder {
    * Chooses the next tokens from raw decoder logits [rows, V]: the request's sequence b is fed by row
    * `rowOfSequence[b]` (at step 0 one row serves all beams). May edit those rows in place.
    */
-  step(logits: Float32Array, rowOfSequence: ArrayLike<number>): TokenStep;
+  step(logits: Float32Array, rowOfSequence: ArrayLike<number>): SearchStep;
   /** The chosen ids (start token, generated tokens, `</s>` when it fits) and, for beams, their score. */
   finalize(): { ids: number[]; score: number | null };
 }
@@ -55,7 +55,7 @@ export function decoderLengthLimit(maxNewTokens: number, maxPositions: number): 
 }
 
 /** HF greedy search (`_sample` without sampling): processors on the raw logits, then argmax; stops after EOS. */
-export class GreedyDecoder implements TokenDecoder {
+export class GreedySearch implements SearchStrategy {
   readonly width = 1;
   private readonly ids: number[];
   private readonly promptLength: number;
@@ -79,7 +79,7 @@ export class GreedyDecoder implements TokenDecoder {
     return ids.length >= this.processor.options.maxLength || (ids.length > this.promptLength && ids[ids.length - 1] === this.eosTokenId);
   }
 
-  step(logits: Float32Array, rowOfSequence: ArrayLike<number>): TokenStep {
+  step(logits: Float32Array, rowOfSequence: ArrayLike<number>): SearchStep {
     const V = this.vocabSize;
     const row = logits.subarray(rowOfSequence[0] * V, (rowOfSequence[0] + 1) * V);
     this.processor.apply(row, this.ids);
@@ -94,7 +94,7 @@ export class GreedyDecoder implements TokenDecoder {
 }
 
 /** HF v4.44 beam search (beam-search.ts) for one request. */
-export class BeamSearchDecoder implements TokenDecoder {
+export class BeamSearchStrategy implements SearchStrategy {
   private readonly search: BeamSearch;
 
   constructor(
@@ -121,9 +121,8 @@ export class BeamSearchDecoder implements TokenDecoder {
     return this.search.isFinished;
   }
 
-  step(logits: Float32Array, rowOfSequence: ArrayLike<number>): TokenStep {
-    const { sourceBeams, tokens } = this.search.step(logits, this.processor, rowOfSequence);
-    return { sourceBeams, tokens };
+  step(logits: Float32Array, rowOfSequence: ArrayLike<number>): SearchStep {
+    return this.search.step(logits, this.processor, rowOfSequence);
   }
 
   finalize(): { ids: number[]; score: number } {
@@ -131,8 +130,8 @@ export class BeamSearchDecoder implements TokenDecoder {
   }
 }
 
-/** The token decoder for one request: greedy for numBeams 1, beam search otherwise. */
-export function createTokenDecoder(options: DecodingOptions, tokens: GenerationTokens, vocabSize: number, maxPositions: number): TokenDecoder {
+/** The search strategy for one request: greedy for numBeams 1, beam search otherwise. */
+export function createSearchStrategy(options: DecodingOptions, tokens: GenerationTokens, vocabSize: number, maxPositions: number): SearchStrategy {
   const decoderPrompt = [tokens.decoderStartTokenId];
   const maxLength = decoderPrompt.length + decoderLengthLimit(options.maxNewTokens, maxPositions);
   const processor = new LogitsProcessor({
@@ -142,6 +141,6 @@ export function createTokenDecoder(options: DecodingOptions, tokens: GenerationT
     maxLength,
   });
   return options.numBeams > 1
-    ? new BeamSearchDecoder(decoderPrompt, processor, vocabSize, tokens.eosTokenId, options)
-    : new GreedyDecoder(decoderPrompt, processor, vocabSize, tokens.eosTokenId);
+    ? new BeamSearchStrategy(decoderPrompt, processor, vocabSize, tokens.eosTokenId, options)
+    : new GreedySearch(decoderPrompt, processor, vocabSize, tokens.eosTokenId);
 }

@@ -74,15 +74,29 @@ export function emptyManifest(s: Settings, commit: string): Manifest {
   return { repo: s.repo, revision: s.revision, commit, endpoint: s.endpoint, files: {}, listing: {} };
 }
 
-export function offlineIncompleteError(s: Settings, problems: readonly CacheProblem[]): HubError {
+/** What the Hugging Face cache had to offer, for the offline message. */
+export interface HfCacheReport {
+  hubCache: string;
+  problems: readonly CacheProblem[];
+  absent?: string;
+}
+
+export function offlineIncompleteError(s: Settings, problems: readonly CacheProblem[], hf?: HfCacheReport): HubError {
   const list = problems.map((p) => (p.reason === "missing" ? p.path : `${p.path} (${p.reason})`)).join(", ");
   const none = problems.length > 0 && !fs.existsSync(s.folder);
+  const hfText = !hf
+    ? ""
+    : hf.absent
+      ? `, nor in the Hugging Face cache ${hf.hubCache} (${hf.absent})`
+      : `, and the Hugging Face cache's copy in ${hf.hubCache} cannot be used: ` +
+        hf.problems.map((p) => (p.reason === "missing" ? `${p.path} missing` : `${p.path}: ${p.reason}`)).join(", ");
   return new HubError(
     "OFFLINE_INCOMPLETE",
     `HF_HUB_OFFLINE is set, so ${s.repo} (revision ${s.revision}) must come from the cache, but ` +
       (none
         ? `nothing is cached in ${s.folder}`
         : `the cached copy in ${s.folder} is incomplete: missing or damaged ${list}`) +
+      hfText +
       `. Unset HF_HUB_OFFLINE to download ${none ? "it" : "these files"}, copy a complete model folder there, ` +
       `or pass the path of a model folder to Florence2.load.`,
   );

@@ -3,7 +3,7 @@
  * pagination). Its `fetch` hook lets this class turn network failures and HTTP errors into messages that name
  * the host, the repo and the fix (the library's own errors carry only a status and a URL), and keeps every
  * request on the endpoint's origin: listFiles follows the `Link: rel="next"` header wherever it points, with
- * the token attached, so a next page on another origin is refused here. Redirects are fetch's: it drops
+ * the token attached (added here), so a next page on another origin is refused here. Redirects are fetch's: it drops
  * `Authorization` when one leaves the origin, as the Fetch standard says.
  */
 import { HubApiError, listFiles, modelInfo } from "@huggingface/hub";
@@ -23,7 +23,6 @@ export class HubClient {
         name: this.s.repo,
         revision,
         hubUrl: this.s.endpoint,
-        accessToken: this.s.token,
         fetch: this.fetch,
         additionalFields: ["sha"],
       }),
@@ -41,7 +40,6 @@ export class HubClient {
         revision: /^[0-9a-f]{40}$/.test(commit) ? commit : encodeURIComponent(commit),
         recursive: true,
         hubUrl: this.s.endpoint,
-        accessToken: this.s.token,
         fetch: this.fetch,
       });
       for await (const entry of entries) {
@@ -55,9 +53,13 @@ export class HubClient {
   private readonly fetch = async (input: Parameters<typeof fetch>[0], init?: RequestInit): Promise<Response> => {
     const url = input instanceof Request ? input.url : String(input);
     if (new URL(url).origin !== new URL(this.s.endpoint).origin) throw this.foreignPage(url);
+    // The token goes in here, not through the library's accessToken, which refuses any token not starting with "hf_"
+    // (a mirror behind HF_ENDPOINT may issue its own form); the origin check above keeps it on the endpoint.
+    const headers = new Headers(init?.headers ?? (input instanceof Request ? input.headers : undefined));
+    if (this.s.token) headers.set("Authorization", `Bearer ${this.s.token}`);
     let res: Response;
     try {
-      res = await fetch(input, { ...init, signal: this.s.signal });
+      res = await fetch(input, { ...init, headers, signal: this.s.signal });
     } catch (err) {
       this.s.signal?.throwIfAborted();
       throw networkError(url, err, this.s);
@@ -104,7 +106,7 @@ function warnOfTokenOverHttp(s: Settings): void {
   if (!s.token || !origin.startsWith("http:") || warnedOrigins.has(origin)) return;
   warnedOrigins.add(origin);
   process.emitWarning(
-    `The Hugging Face token (HF_TOKEN or the token option) is sent to ${origin}, a plain http endpoint ` +
+    `The Hugging Face token (${s.tokenSource}) is sent to ${origin}, a plain http endpoint ` +
       `(HF_ENDPOINT): anyone on the way can read it. Use an https:// endpoint, or no token for public models.`,
     { code: "FLORENCE2_TOKEN_OVER_HTTP" },
   );

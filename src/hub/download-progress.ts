@@ -1,19 +1,28 @@
 /**
- * Download progress: bytes, speed and ETA for the current file and for the whole download, shown where the
- * user looks: a bar that redraws in place in a terminal, plain lines when the output is a log or a pipe, a
- * single display that updates in place in a tslab notebook, or nothing.
+ * Download progress, a view on the display layer (notebook/progress-display.ts): bytes, speed and ETA for the
+ * current file and for the whole download, in the layer's modes (a line redrawn in place on a terminal, plain
+ * lines in a log or a pipe, one display entry in a tslab notebook, or nothing).
  *
  * The counting (`DownloadProgress`) is separate from the showing (`ProgressRenderer`), so a caller can pass
  * its own function and receive the same numbers.
  */
 import * as path from "node:path";
-import { runningTslab, TslabDisplay } from "../notebook/tslab";
+import {
+  formatBar,
+  formatDuration,
+  formatPercent,
+  openSurface,
+  resolveDisplayMode,
+  type DisplayOption,
+  type DisplayStream,
+  type ProgressSurface,
+  type TextDisplay,
+} from "../notebook/progress-display";
 
-/** The part of tslab's `Display` the notebook renderer uses. */
-export type TextDisplay = Pick<TslabDisplay, "text">;
+export type { TextDisplay } from "../notebook/progress-display";
 
-/** Where progress goes: `"auto"` picks notebook, bar or lines from the environment; `false`/`"silent"`: nowhere. */
-export type ProgressMode = "auto" | "bar" | "lines" | "notebook" | "silent";
+/** Where progress goes: a display mode (`"auto"` by default; `"bar"` is the older name of `"terminal"`). */
+export type ProgressMode = Exclude<DisplayOption, boolean>;
 export type ProgressOption = ProgressMode | boolean | ((snapshot: ProgressSnapshot) => void);
 
 /** Bytes moved so far and what the rate predicts. */
@@ -48,7 +57,7 @@ export interface ProgressRenderer {
 /** Rate window: long enough to smooth chunk bursts, short enough to follow a change of speed. */
 const RATE_WINDOW_MS = 5000;
 /** Redraw intervals: a terminal redraws cheaply; a notebook update is a kernel message, so fewer of them. */
-const BAR_INTERVAL_MS = 100;
+const TERMINAL_INTERVAL_MS = 100;
 const NOTEBOOK_INTERVAL_MS = 500;
 const LINES_INTERVAL_MS = 10000;
 
@@ -75,7 +84,7 @@ export class DownloadProgress {
     private readonly title: string,
     files: readonly { path: string; size: number }[],
     private readonly renderer: ProgressRenderer,
-    private readonly drawIntervalMs: number = BAR_INTERVAL_MS,
+    private readonly drawIntervalMs: number = TERMINAL_INTERVAL_MS,
     private readonly now: () => number = Date.now,
   ) {
     for (const f of files) this.files.set(f.path, { path: f.path, size: f.size, bytes: 0 });
@@ -177,36 +186,18 @@ export function formatBytes(bytes: number): string {
   return `${value.toFixed(1)} ${units[unit]}`;
 }
 
-/** A short duration for ETAs: `42s`, `3m05s`, `1h02m`; `?` when unknown. */
-export function formatEta(seconds: number | null): string {
-  if (seconds === null || !Number.isFinite(seconds)) return "?";
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
-}
-
-function percent(s: TransferStats): string {
-  return s.total > 0 ? `${Math.floor((100 * s.bytes) / s.total)}%` : "100%";
-}
-
-function bar(s: TransferStats, width: number): string {
-  const filled = s.total > 0 ? Math.round((width * s.bytes) / s.total) : width;
-  return `[${"#".repeat(filled)}${"-".repeat(width - filled)}]`;
-}
-
-/** One line: the current file, then the whole download; used by the bar, the notebook and the line renderers. */
+/** One line: the current file, then the whole download; used by the terminal, the notebook and the line renderers. */
 export function formatProgressLine(s: ProgressSnapshot, barWidth = 20): string {
   const o = s.overall;
   const speed = `${formatBytes(Math.round(o.bytesPerSecond))}/s`;
   const total =
-    `${bar(o, barWidth)} ${percent(o)} ${formatBytes(o.bytes)}/${formatBytes(o.total)} ` +
-    `(${o.filesDone}/${o.filesTotal} files) ${speed} ETA ${formatEta(o.etaSeconds)}`;
+    `${formatBar(o.bytes, o.total, barWidth)} ${formatPercent(o.bytes, o.total)} ${formatBytes(o.bytes)}/${formatBytes(o.total)} ` +
+    `(${o.filesDone}/${o.filesTotal} files) ${speed} ETA ${formatDuration(o.etaSeconds)}`;
   if (!s.file) return `${s.title} ${total}`;
   const f = s.file;
   const file =
-    `${path.posix.basename(f.path)} ${percent(f)} ${formatBytes(f.bytes)}/${formatBytes(f.total)} ` +
-    `ETA ${formatEta(f.etaSeconds)}`;
+    `${path.posix.basename(f.path)} ${formatPercent(f.bytes, f.total)} ${formatBytes(f.bytes)}/${formatBytes(f.total)} ` +
+    `ETA ${formatDuration(f.etaSeconds)}`;
   return `${s.title} ${file} | all ${total}`;
 }
 
@@ -215,25 +206,23 @@ function formatSummary(s: ProgressSnapshot): string {
 }
 
 /** Redraws one line in place with `\r`, cut to the terminal's width so that it never wraps. */
-export class TerminalBarRenderer implements ProgressRenderer {
-  private drawn = false;
-  constructor(private readonly stream: NodeJS.WriteStream) {}
+export class TerminalRenderer implements ProgressRenderer {
+  private readonly surface: ProgressSurface;
+  constructor(stream: DisplayStream) {
+    this.surface = openSurface("terminal", stream);
+  }
 
   update(s: ProgressSnapshot): void {
-    const width = Math.max(20, (this.stream.columns ?? 100) - 1);
-    this.stream.write(`\r${formatProgressLine(s).slice(0, width)}\x1b[K`);
-    this.drawn = true;
+    this.surface.show(formatProgressLine(s));
   }
 
   finish(s: ProgressSnapshot): void {
-    if (this.drawn) this.stream.write("\r\x1b[K");
-    this.stream.write(`${formatSummary(s)}\n`);
-    this.drawn = false;
+    this.surface.end();
+    this.surface.say(formatSummary(s));
   }
 
   message(text: string): void {
-    this.stream.write(`${this.drawn ? "\r\x1b[K" : ""}${text}\n`);
-    this.drawn = false;
+    this.surface.say(text);
   }
 }
 
@@ -275,18 +264,22 @@ export class LineRenderer implements ProgressRenderer {
 
 /** One display entry, overwritten on each update (tslab's `newDisplay()` sends `update_display_data`). */
 export class NotebookRenderer implements ProgressRenderer {
-  constructor(private readonly display: TextDisplay) {}
+  private readonly surface: ProgressSurface;
+  /** `display` defaults to a new entry of the running kernel (outside one: plain lines on `stream`). */
+  constructor(display?: TextDisplay, stream: DisplayStream = process.stderr) {
+    this.surface = openSurface("notebook", stream, display);
+  }
 
   update(s: ProgressSnapshot): void {
-    this.display.text(formatProgressLine(s));
+    this.surface.show(formatProgressLine(s));
   }
 
   finish(s: ProgressSnapshot): void {
-    this.display.text(formatSummary(s));
+    this.surface.end(formatSummary(s));
   }
 
   message(text: string): void {
-    this.display.text(text);
+    this.surface.say(text);
   }
 }
 
@@ -315,35 +308,21 @@ class CallbackRenderer implements ProgressRenderer {
   }
 }
 
-/** Picks the renderer for a progress option; `stream` is where the bar or the lines go (stderr by default). */
+/** Picks the renderer for a progress option; `stream` is where the terminal line or the lines go (stderr by default). */
 export function createProgressRenderer(
   option: ProgressOption = "auto",
   stream: NodeJS.WriteStream = process.stderr,
 ): { renderer: ProgressRenderer; intervalMs: number } {
-  if (typeof option === "function") return { renderer: new CallbackRenderer(option), intervalMs: BAR_INTERVAL_MS };
-  const mode: ProgressMode = option === true ? "auto" : option === false ? "silent" : option;
-  const valid: readonly string[] = ["auto", "bar", "lines", "notebook", "silent"];
-  if (!valid.includes(mode)) {
-    throw new Error(
-      `Unknown progress option ${JSON.stringify(option)}. ` +
-        `Expected true, false, a function, or one of: ${valid.join(", ")}.`,
-    );
-  }
-  const lines = () => ({ renderer: new LineRenderer((l) => stream.write(`${l}\n`)), intervalMs: BAR_INTERVAL_MS });
-  switch (mode) {
+  if (typeof option === "function") return { renderer: new CallbackRenderer(option), intervalMs: TERMINAL_INTERVAL_MS };
+  switch (resolveDisplayMode(option, stream, "progress option", ["a function"])) {
     case "silent":
       return { renderer: new SilentRenderer(), intervalMs: Infinity };
-    case "bar":
-      return { renderer: new TerminalBarRenderer(stream), intervalMs: BAR_INTERVAL_MS };
+    case "terminal":
+      return { renderer: new TerminalRenderer(stream), intervalMs: TERMINAL_INTERVAL_MS };
     case "lines":
-      return lines();
+      return { renderer: new LineRenderer((l) => stream.write(`${l}\n`)), intervalMs: TERMINAL_INTERVAL_MS };
     case "notebook":
-    case "auto": {
-      const tslab = runningTslab();
-      if (tslab) return { renderer: new NotebookRenderer(tslab.newDisplay()), intervalMs: NOTEBOOK_INTERVAL_MS };
-      if (mode === "notebook") return lines();
-      return stream.isTTY ? { renderer: new TerminalBarRenderer(stream), intervalMs: BAR_INTERVAL_MS } : lines();
-    }
+      return { renderer: new NotebookRenderer(undefined, stream), intervalMs: NOTEBOOK_INTERVAL_MS };
   }
 }
 

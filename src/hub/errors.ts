@@ -44,19 +44,19 @@ export function httpError(
     return new HubError(
       "UNAUTHORIZED",
       s.token
-        ? `${host} refused the token (HF_TOKEN) for ${s.repo} (HTTP 401).${said} Check that the token is valid and ` +
+        ? `${host} refused the token (${s.tokenSource ?? "HF_TOKEN"}) for ${s.repo} (HTTP 401).${said} Check that the token is valid and ` +
             `has read access (https://huggingface.co/settings/tokens), and that the id is right.`
         : `${host} answered HTTP 401 for ${s.repo}: the model is private or gated, or does not exist (the Hub ` +
             `answers 401 for unknown repositories when no token is sent).${said} Check the id (e.g. "${DEFAULT_MODEL}"); ` +
             `for a private or gated model, create a read token at https://huggingface.co/settings/tokens and set ` +
-            `HF_TOKEN=hf_... (or pass { token }).`,
+            `HF_TOKEN=hf_... (or run hf auth login, or pass { token }).`,
     );
   }
   if (status === 403) {
     return new HubError(
       "FORBIDDEN",
       `${host} refused access to ${s.repo} (HTTP 403).${said} For a gated model, accept its terms on ` +
-        `${s.endpoint}/${s.repo} with the account that owns HF_TOKEN; a fine-grained token also needs read access ` +
+        `${s.endpoint}/${s.repo} with the account that owns the token${s.tokenSource ? ` (${s.tokenSource})` : ""}; a fine-grained token also needs read access ` +
         `to this repository.`,
     );
   }

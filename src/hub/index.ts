@@ -3,9 +3,13 @@
  * returns a local folder with the files a dtype needs, downloading what is missing. The parts, in the order a
  * download runs through them:
  *
- *   settings.ts   repo id, revision, HF_ENDPOINT / HF_TOKEN / HF_HUB_OFFLINE / FLORENCE2_CACHE, the cache folder
- *   resolve.ts    the entry: a local folder as it is, a complete cache as it is, else download.ts
+ *   settings.ts   repo id, revision, HF_ENDPOINT / HF_TOKEN (or its file) / HF_HUB_OFFLINE / FLORENCE2_CACHE / HF_HOME,
+ *                 the cache folders (models/ in a clone, the user's cache folder as a dependency)
+ *   resolve.ts    the entry: a local folder as it is, a complete cache as it is, a verified Hugging Face cache
+ *                 snapshot in place, else download.ts
  *   cache.ts      what a folder holds, and its manifest (commit, verified files, the Hub's listing)
+ *   hf-cache.ts   the Hugging Face cache (models--org--name/refs, snapshots, blobs), read and checked, never written
+ *   file-record.ts  what a file's bytes should be (manifest entry or blob name), for load errors
  *   lock.ts       one process downloads into a folder at a time; the others wait (owner.ts: is its owner gone?)
  *   download.ts   the commit and its listing, the files still to fetch, one after another
  *   client.ts     the Hub's JSON API (@huggingface/hub's modelInfo and listFiles), kept on the endpoint's origin
@@ -24,6 +28,6 @@ export { MANIFEST_FILE, requiredFiles } from "./cache";
 export { LOCK_FILE } from "./lock";
 export { PARTIAL_DIR } from "./partials";
 export type { RemoteFile } from "./listing";
-export { modelCacheFolder, defaultCacheDir, type ResolveOptions } from "./settings";
+export { modelCacheFolder, defaultCacheDir, userCacheDir, hfHubCacheDir, type ResolveOptions } from "./settings";
 export { resolveModelFolder } from "./resolve";
 export { downloadToFile, type DownloadToFileOptions } from "./download-to-file";

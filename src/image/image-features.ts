@@ -3,9 +3,11 @@
  * image features that lets several tasks on one image run the vision encoder once.
  */
 import * as crypto from "node:crypto";
+import { describeValue } from "../util/describe";
 import * as fs from "node:fs";
 import type * as ort from "onnxruntime-node";
-import { ImageLoadError, checkRgbImage, isRgbImage, loadImageRgb, sizeOf, type ImageInput, type ImageSize, type LoadImageOptions, type RgbImage } from "./image";
+import { decodeImage, loadImageRgb, openImage, openImageFileBytes, type ImageInput, type LoadImageOptions, type OpenedImage } from "./image-file";
+import { checkRgbImage, isRgbImage, sizeOf, type ImageSize, type RgbImage } from "./rgb-image";
 
 /** The vision encoder's output for one image, reusable across tasks (`model.run(features, task)`). */
 export interface ImageFeatures {
@@ -25,6 +27,16 @@ function hashOf(kind: string, ...parts: (Uint8Array | string)[]): string {
   const hash = crypto.createHash("sha256");
   for (const p of parts) hash.update(p);
   return `${kind}:${hash.digest("hex")}`;
+}
+
+const DEFAULT_FEATURE_CACHE_SIZE = 4;
+
+/** The capacity the load option `cacheImageFeatures` asks for: true (default, 4 images), false, or a number of images. */
+export function featureCacheCapacity(option: boolean | number | undefined): number {
+  if (option === undefined || option === true) return DEFAULT_FEATURE_CACHE_SIZE;
+  if (option === false) return 0;
+  if (Number.isInteger(option) && option >= 0) return option;
+  throw new Error(`Expected true, false or a non-negative integer for cacheImageFeatures but received ${describeValue(option)}.`);
 }
 
 /** Least-recently-used image features. Entries are only dropped, never disposed: a caller may still hold one. */
@@ -57,19 +69,25 @@ export class FeatureCache {
   }
 }
 
-/** An image as far as a run needs it before the vision encoder: its key and size, plus its pixels on a cache miss. */
+/**
+ * An image as far as a run needs it before the vision encoder: its key and size, plus, on a cache miss, what its
+ * pixels come from: the opened file or bytes (decoded only when the image's turn comes, `decodeResolved`), or
+ * pixels already decoded (given as such, or from a URL).
+ */
 export interface ResolvedImage {
   key: string;
   imageSize: ImageSize;
   /** Features from the cache, or the ImageFeatures the caller passed. */
   cached?: ImageFeatures;
+  opened?: OpenedImage;
   rgb?: RgbImage;
 }
 
 /**
  * Reads an image once and keys it by content. Bytes and files are keyed by their bytes, so a cache hit skips
  * decoding, and a file's pixels are decoded from the very bytes that were hashed (a file rewritten between two
- * reads can't give features under another image's key). URLs and decoded pixels are keyed by their pixels.
+ * reads can't give features under another image's key); they are only opened here (header checked, not
+ * decoded). URLs and decoded pixels are keyed by their pixels.
  */
 export async function resolveImage(
   image: ImageInput | RgbImage | ImageFeatures,
@@ -85,34 +103,33 @@ export async function resolveImage(
     return { key: image.key, imageSize: image.imageSize, cached: image };
   }
   if (isRgbImage(image)) return resolvePixels(checkRgbImage(image, "Florence2"), cache);
-  if (image instanceof Uint8Array) return resolveBytes(image, cache, () => loadImageRgb(image, options));
+  if (image instanceof Uint8Array) return resolveBytes(image, cache, () => openImage(image, options));
   if (typeof image === "string" && !/^https?:\/\//i.test(image)) {
     let bytes: Buffer;
     try {
       bytes = await fs.promises.readFile(image);
     } catch (err) {
-      await loadImageRgb(image, options); // throws the image module's message for a missing or unreadable file
+      await openImage(image, options); // throws the image module's message for a missing or unreadable file
       throw err;
     }
-    return resolveBytes(bytes, cache, async () => {
-      try {
-        return await loadImageRgb(bytes, options);
-      } catch (err) {
-        // Decoding failed: let the image module say so about the file by its path rather than "a Buffer".
-        if (err instanceof ImageLoadError) await loadImageRgb(image, options);
-        throw err;
-      }
-    });
+    return resolveBytes(bytes, cache, () => openImageFileBytes(bytes, image, options));
   }
   return resolvePixels(await loadImageRgb(image as ImageInput, options), cache);
 }
 
-async function resolveBytes(bytes: Uint8Array, cache: FeatureCache, decode: () => Promise<RgbImage>): Promise<ResolvedImage> {
+/** The pixels of a resolved image that missed the cache. */
+export async function decodeResolved(image: ResolvedImage): Promise<RgbImage> {
+  if (image.rgb) return image.rgb;
+  if (image.opened) return decodeImage(image.opened);
+  throw new Error("decodeResolved: the image came from the cache and has no pixels to decode.");
+}
+
+async function resolveBytes(bytes: Uint8Array, cache: FeatureCache, open: () => Promise<OpenedImage>): Promise<ResolvedImage> {
   const key = hashOf("bytes", bytes);
   const cached = cache.get(key);
   if (cached) return { key, imageSize: cached.imageSize, cached };
-  const rgb = await decode();
-  return { key, imageSize: sizeOf(rgb), rgb };
+  const opened = await open();
+  return { key, imageSize: { width: opened.header.width, height: opened.header.height }, opened };
 }
 
 function resolvePixels(rgb: RgbImage, cache: FeatureCache): ResolvedImage {

@@ -1,12 +1,13 @@
 /**
- * A live line while a task generates, built on the `onToken` run option: tokens so far, tokens per second and the
+ * A live line while a task generates, a view on the display layer (progress-display.ts), built on the `onToken`
+ * run option: tokens so far, tokens per second and the
  * text decoded so far (its end, shortened), updated in place, then replaced by the result.
  *
  *   const progress = liveProgress({ label: "<OD>", tokenizer: model.tokenizer });
  *   const out = await model.run(image, "<OD>", undefined, { onToken: progress.onToken });
  *   progress.done(JSON.stringify(out.result));
  *
- * Where it shows ("auto"): in a tslab notebook, one display entry that is overwritten (tslab's `newDisplay()`) and
+ * Where it shows (the layer's modes; "auto" by default): in a tslab notebook, one display entry that is overwritten (tslab's `newDisplay()`) and
  * finally holds the result, so a saved notebook keeps the result and no progress; on a terminal, one line on stderr
  * redrawn with `\r` and cleared at the end; in a log or a pipe, a plain line every few seconds for long tasks only.
  * A run that ends before the first update shows nothing but the result, as if there were no progress.
@@ -15,12 +16,14 @@
  * together (their sum, and the batch's tokens per second) and shows no text, since many requests decode at once.
  *
  * Cost: `onToken` counts and reads the clock; decoding and drawing happen at most every 200 ms (terminal) or
- * 500 ms (notebook: each update is a message to the browser), and only the last ids are decoded (decoding all of
- * 360 ids takes about 2.6 ms, the last 40 about 0.2 ms), so the line costs about 0.1 % of a run.
+ * 500 ms (notebook: each update is a message to the browser), and only the last ids are decoded (a few dozen ids
+ * decode in a fraction of a millisecond, the whole text of a long answer in milliseconds), so the line costs a
+ * negligible share of a run.
  */
-import { runningTslab, type TslabDisplay } from "./tslab";
+import { formatRate, openSurface, resolveDisplayMode, type DisplayMode, type DisplayOption, type ProgressSurface } from "./progress-display";
 
-export type LiveProgressMode = "auto" | "notebook" | "terminal" | "lines" | "silent";
+/** The display layer's modes (progress-display.ts). */
+export type LiveProgressMode = Exclude<DisplayOption, boolean>;
 
 export interface LiveProgressOptions {
   /** What runs, e.g. the task token; starts the line. */
@@ -64,33 +67,26 @@ export interface LiveProgress {
   readonly updates: number;
 }
 
-const INTERVAL_MS: Record<Exclude<LiveProgressMode, "auto" | "silent">, number> = { terminal: 200, notebook: 500, lines: 10_000 };
+const INTERVAL_MS: Record<DisplayMode, number> = { terminal: 200, notebook: 500, lines: 10_000, silent: Infinity };
 /** The decoded text is shortened to its last this many characters (fewer on a narrow terminal)... */
 const TEXT_TAIL = 80;
 /** ...which the last this many ids always fill: a loc token is 9 characters, a word piece 2 or more. */
 const DECODED_IDS = 40;
-const NOTEBOOK_WIDTH = 100;
 const SPECIAL_TOKENS = /<\/?s>|<pad>/g;
-
-/** Where the line goes; `finish` returns whether it showed `text` itself. */
-interface Surface {
-  show(line: string): void;
-  finish(text: string | undefined): boolean;
-  width?: number;
-}
 
 export function liveProgress(options: LiveProgressOptions = {}): LiveProgress {
   const now = options.now ?? (() => performance.now());
   const print = options.print ?? ((text: string) => console.log(text));
   const stream = options.stream ?? process.stderr;
-  const mode = resolveMode(options.mode, stream);
-  const interval = options.intervalMs ?? (mode === "silent" ? Infinity : INTERVAL_MS[mode]);
+  const mode = resolveDisplayMode(options.mode, stream, "live progress mode");
+  const interval = options.intervalMs ?? INTERVAL_MS[mode];
   const started = now();
   let lastDraw = started;
   let tokens = 0;
   let lastIds: readonly number[] = [];
   let firstTokenAt: number | undefined;
-  let surface: Surface | undefined;
+  // Opened at the first update, so that a run that ends before it leaves no trace (no notebook entry).
+  let surface: ProgressSurface | undefined;
   let updates = 0;
   let finished = false;
 
@@ -137,7 +133,7 @@ export function liveProgress(options: LiveProgressOptions = {}): LiveProgress {
     done(text?: string) {
       if (finished) return;
       finished = true;
-      const shown = surface ? surface.finish(text) : false;
+      const shown = surface ? surface.end(text) : false;
       if (!shown && text !== undefined) print(text);
     },
     stats,
@@ -147,62 +143,11 @@ export function liveProgress(options: LiveProgressOptions = {}): LiveProgress {
   };
 }
 
-function resolveMode(option: LiveProgressOptions["mode"], stream: { isTTY?: boolean }): Exclude<LiveProgressMode, "auto"> {
-  const mode = option === undefined || option === true ? "auto" : option === false ? "silent" : option;
-  const valid: readonly string[] = ["auto", "notebook", "terminal", "lines", "silent"];
-  if (!valid.includes(mode)) {
-    throw new Error(`Unknown live progress mode ${JSON.stringify(option)}. Expected true, false, or one of: ${valid.join(", ")}.`);
-  }
-  if (mode !== "auto" && mode !== "notebook") return mode;
-  if (runningTslab()) return "notebook";
-  if (mode === "notebook") return "lines";
-  return stream.isTTY ? "terminal" : "lines";
-}
-
-function openSurface(mode: Exclude<LiveProgressMode, "auto" | "silent">, stream: NonNullable<LiveProgressOptions["stream"]>): Surface {
-  if (mode === "notebook") {
-    const tslab = runningTslab();
-    if (tslab) return notebookSurface(tslab.newDisplay());
-    mode = "lines"; // the cell ended meanwhile
-  }
-  if (mode === "terminal") {
-    let drawn = false;
-    return {
-      width: Math.max(40, (stream.columns || 100) - 1), // a pty without a size reports 0
-      show(line) {
-        stream.write(`\r${line}\x1b[K`);
-        drawn = true;
-      },
-      finish() {
-        if (drawn) stream.write("\r\x1b[K");
-        return false;
-      },
-    };
-  }
-  return {
-    show: (line) => stream.write(`${line}\n`),
-    finish: () => false,
-  };
-}
-
-/** The entry tslab's `newDisplay()` gave: each `text` overwrites it (update_display_data). */
-function notebookSurface(display: Pick<TslabDisplay, "text">): Surface {
-  return {
-    // One row of a notebook's output area at its usual width, so that the line does not wrap and jump.
-    width: NOTEBOOK_WIDTH,
-    show: (line) => display.text(line),
-    finish(text) {
-      display.text(text ?? "");
-      return text !== undefined;
-    },
-  };
-}
-
 /**
  * `<OD>: 88 tokens, 38.1 tokens/s, 2.3 s | …the end of the text so far`, at most `width` characters.
  */
 export function formatLiveLine(label: string | undefined, stats: LiveProgressStats, text: string | undefined, width?: number): string {
-  const rate = stats.tokensPerSecond > 0 ? `${stats.tokensPerSecond.toFixed(1)} tokens/s` : "– tokens/s";
+  const rate = formatRate(stats.tokensPerSecond > 0 ? stats.tokensPerSecond : null, "tokens");
   const head = `${label ? `${label}: ` : ""}${stats.tokens} tokens, ${rate}, ${stats.seconds.toFixed(1)} s`;
   if (text === undefined) return width ? head.slice(0, width) : head;
   const clean = text.replace(SPECIAL_TOKENS, "").replace(/\s+/g, " ").trim();

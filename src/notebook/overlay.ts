@@ -9,12 +9,11 @@
  */
 import { describeValue } from "../util/describe";
 import { fnv1a } from "../util/hash";
-import { locBinsIn, parseLocRegion, replaceLocTokens } from "../text/loc-tokens";
 import type {
   BoxesResult, OpenVocabularyResult, PolygonsResult, QuadBoxesResult, TaskResult,
 } from "../text/postprocess";
 import type { PixelBox } from "../text/prompts";
-import { dequantizeCoordinates } from "../text/loc-bins";
+import { dequantizeCoordinates, locBinsIn, parseLocRegion, replaceLocTokens } from "../text/loc-bins";
 import type { ImageSize } from "../image/rgb-image";
 import { ResultKind, TaskSpec } from "../text/tasks";
 
@@ -151,7 +150,7 @@ export function resultEntry(spec: TaskSpec, result: Readonly<Record<string, Task
 /**
  * Text answers go in the caption band without their loc tokens. Region tasks answer with the text followed
  * by the region's loc tokens (`"car<loc_52><loc_332><loc_932><loc_774>"`), so that box is drawn too,
- * labelled with the answer. The tokens are read as post-processing reads generated text (loc-tokens.ts).
+ * labelled with the answer. The tokens are read as post-processing reads generated text (loc-bins.ts).
  */
 // ---------------------------------------------------------------------------------------------------------
 // Result -> shapes

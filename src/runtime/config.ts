@@ -22,7 +22,6 @@ export interface PreprocessorConfig {
 /** Sizes of the language model (config.json `text_config`). */
 export interface ModelConfig {
   dModel: number;
-  encoderLayers: number;
   decoderLayers: number;
   decoderAttentionHeads: number;
   vocabSize: number;
@@ -32,9 +31,8 @@ export interface ModelConfig {
 
 /** Decoding defaults (generation_config.json, falling back to config.json's text_config, then HF's defaults). */
 export interface GenerationConfig {
-  bosTokenId: number;
+  /** Ends every generation; must be the tokenizer's `</s>` (checked at load). */
   eosTokenId: number;
-  padTokenId: number;
   decoderStartTokenId: number;
   forcedBosTokenId: number | null;
   forcedEosTokenId: number | null;
@@ -111,7 +109,6 @@ export function readModelConfig(folder: string): ModelConfig {
   const text = (j.text_config ?? {}) as Json;
   return {
     dModel: num(text, "d_model", `${file} text_config`),
-    encoderLayers: num(text, "encoder_layers", `${file} text_config`),
     decoderLayers: num(text, "decoder_layers", `${file} text_config`),
     decoderAttentionHeads: num(text, "decoder_attention_heads", `${file} text_config`),
     vocabSize: typeof j.vocab_size === "number" ? j.vocab_size : num(text, "vocab_size", `${file} text_config`),
@@ -132,9 +129,7 @@ export function readGenerationConfig(folder: string): GenerationConfig {
   const isBool = (v: unknown): v is boolean => typeof v === "boolean";
   const isNumOrNull = (v: unknown): v is number | null => v === null || isNum(v);
   return {
-    bosTokenId: pick("bos_token_id", isNum, 0),
     eosTokenId: pick("eos_token_id", isNum, 2),
-    padTokenId: pick("pad_token_id", isNum, 1),
     decoderStartTokenId: pick("decoder_start_token_id", isNum, 2),
     forcedBosTokenId: pick("forced_bos_token_id", isNumOrNull, null),
     forcedEosTokenId: pick("forced_eos_token_id", isNumOrNull, null),

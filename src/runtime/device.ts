@@ -1,19 +1,26 @@
 /**
- * Where the model runs: `Florence2.load(folder, { device })` with `"cpu"`, `"cuda"` or `"auto"` (default: the
- * `FLORENCE2_DEVICE` environment variable, else `"auto"`).
+ * Where the model runs: `Florence2.load(folder, { device })` with `"cpu"`, `"cuda"`, `"webgpu"` or `"auto"` (default:
+ * the `FLORENCE2_DEVICE` environment variable, else `"auto"`).
  *
- * onnxruntime-node ships its CPU provider in the npm package; its CUDA provider (Linux x64, CUDA 12) is a separate
- * download that the package's own install script fetches from NuGet (`script/install.js`, run with
- * `ONNXRUNTIME_NODE_INSTALL=cuda12`). Asking onnxruntime for "cuda" without it does not fall back to the CPU: creating
+ * onnxruntime-node ships its CPU provider in the npm package; its CUDA provider (Linux x64) is a separate download
+ * that the package's own installer fetches from NuGet (`npm run gpu:install`; `npm ci` skips it, see .npmrc). Asking
+ * onnxruntime for "cuda" without it, or without the CUDA libraries it names, does not fall back to the CPU: creating
  * the session fails ("Failed to load shared library"). So the choice is made here, before any model file is opened:
  *
- * - "auto": CUDA when an NVIDIA GPU is present, the CUDA provider files are installed and a one-node probe session
- *   really starts on CUDA; otherwise the CPU. The choice and its reason are one line (`summary`).
- * - "cuda": the same checks, but a failed one is an error that says how to get CUDA.
+ * - "auto": CUDA when an NVIDIA GPU is present, the provider is installed, every library it needs resolves and the
+ *   driver is new enough for its CUDA major (cuda-provider.ts reads all that from the provider file), and a one-Conv
+ *   probe really runs on CUDA; else WebGPU when a hardware adapter is found (webgpu.ts) and a probe session starts on
+ *   it; otherwise the CPU. It never picks a software adapter (SwiftShader, llvmpipe): on a CPU emulating a GPU every
+ *   run is far slower than onnxruntime's own CPU kernels. The choice and its reason are one line (`summary`).
+ * - "cuda": the CUDA checks, but a failed one is an error that says how to get CUDA.
+ * - "webgpu": onnxruntime's WebGPU provider (Dawn, linked into onnxruntime-node's linux x64, darwin arm64 and win32
+ *   x64 binaries), on whatever adapter Dawn finds, software ones included (that is how the tests run it); an error
+ *   when no adapter answers.
  * - "cpu": the CPU, no checks.
  *
- * Sessions on CUDA are opened with ["cuda", "cpu"]: onnxruntime places each node on the first provider that runs it,
- * so the few operators CUDA lacks run on the CPU inside the same session.
+ * Sessions on a GPU are opened with [gpu, "cpu"]: onnxruntime places each node on the first provider that runs it,
+ * so the few operators the GPU provider lacks run on the CPU inside the same session. `placement` puts single
+ * modules on the CPU instead (see placeModules).
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -21,29 +28,31 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as ort from "onnxruntime-node";
 import { describeValue } from "../util/describe";
+import { CUDA_INSTALL_COMMAND, cudaNeeds, runConvProbe, type CudaNeeds } from "./cuda-provider";
+import { MODULES, type Dtype, type ModuleName } from "./dtypes";
 import type { ExecutionProvider } from "./sessions";
+import { SYSTEM_WEBGPU_PROBE, softwareAdapterReason, type WebGpuAdapter, type WebGpuProbe } from "./webgpu";
 
-export type DeviceOption = "cpu" | "cuda" | "auto";
-export const DEVICE_OPTIONS: readonly DeviceOption[] = ["cpu", "cuda", "auto"];
+export type DeviceOption = "cpu" | "cuda" | "webgpu" | "auto";
+export const DEVICE_OPTIONS: readonly DeviceOption[] = ["cpu", "cuda", "webgpu", "auto"];
 /** The environment variable read when the load option is not given. */
 export const DEVICE_ENV = "FLORENCE2_DEVICE";
 
-/** onnxruntime-node's own installer for its CUDA provider, as a user runs it from the project folder. */
-export const CUDA_INSTALL_COMMAND = "ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js";
-/** The files that installer adds next to onnxruntime-node's binding (its script/install-metadata.js, linux/x64:cuda12). */
-export const CUDA_PROVIDER_FILES: readonly string[] = ["libonnxruntime_providers_cuda.so", "libonnxruntime_providers_shared.so"];
+export { CUDA_INSTALL_COMMAND, CUDA_PROVIDER_FILES } from "./cuda-provider";
 
 export interface DeviceChoice {
   /** What was asked for, and where it came from. */
   requested: DeviceOption | "executionProviders";
   requestedBy: "option" | "environment" | "default";
-  /** The execution provider the sessions prefer: "cpu" or "cuda" (or the first of `executionProviders` when given). */
+  /** The execution provider the sessions prefer: "cpu", "cuda" or "webgpu" (or the first of `executionProviders` when given). */
   provider: string;
-  /** The execution providers every session is opened with. */
+  /** The execution providers every session on the device is opened with (see placeModules for the CPU ones). */
   executionProviders: ExecutionProvider[];
-  /** The hardware: the GPU's name for CUDA, else the CPU's model and thread count. */
+  /** The hardware: the GPU's name for CUDA, the adapter for WebGPU, else the CPU's model and thread count. */
   hardware: string;
-  /** A short name for tables and charts: the GPU's name, or "CPU". */
+  /** WebGPU only: the adapter as far as it can be known, and whether it is a software one. */
+  adapter?: WebGpuAdapter;
+  /** A short name for tables and charts: the GPU's name, "WebGPU software (SwiftShader)" for a software adapter, or "CPU". */
   label: string;
   /** One line: which device, and why. */
   summary: string;
@@ -53,12 +62,14 @@ export interface DeviceChoice {
 export interface DeviceProbe {
   /** Names of the NVIDIA GPUs present, and how that was found out (or why none was found). */
   nvidiaGpus(): { names: string[]; how: string };
-  /** The folder of onnxruntime-node's native binding, and which CUDA provider files are missing there. */
-  cudaProvider(): { folder: string; missing: string[] };
-  /** Starts a one-node session on CUDA: undefined when it works, else onnxruntime's error message. */
+  /** What the installed CUDA provider needs and what of it this machine has (cuda-provider.ts). */
+  cudaProvider(): CudaNeeds;
+  /** Runs a one-Conv session on CUDA: undefined when it works, else onnxruntime's error message. */
   startCuda(): Promise<string | undefined>;
   /** The CPU's model name and thread count. */
   cpu(): string;
+  /** WebGPU's adapter and probe session (webgpu.ts). */
+  webgpu: WebGpuProbe;
 }
 
 /** Thrown when "cuda" is asked for and can't be had, or an option is wrong. */
@@ -97,7 +108,7 @@ export async function chooseDevice(
   const raw = option !== undefined ? option : envValue ? envValue.toLowerCase() : "auto";
   if (typeof raw !== "string" || !(DEVICE_OPTIONS as readonly string[]).includes(raw)) {
     const source = requestedBy === "environment" ? `${DEVICE_ENV}=${JSON.stringify(envValue)}` : `device ${describeValue(option)}`;
-    throw new DeviceError(`Expected "cpu", "cuda" or "auto" for the device but received ${source}.`);
+    throw new DeviceError(`Expected "cpu", "cuda", "webgpu" or "auto" for the device but received ${source}.`);
   }
   const requested = raw as DeviceOption;
   const asked = requestedBy === "environment" ? `${DEVICE_ENV}=${requested}` : `device "${requested}"`;
@@ -111,11 +122,37 @@ export async function chooseDevice(
     summary: `Device: CPU (${probe.cpu()}); ${why}.`,
   });
   if (requested === "cpu") return cpu(`as asked (${asked})`);
+  const webgpu = (found: WebGpuAdapter, why: string): DeviceChoice => {
+    // The probe session started, so an adapter answered even where the drivers did not tell which.
+    const backend = process.platform === "darwin" ? "Metal" : process.platform === "win32" ? "D3D12" : "Vulkan";
+    const adapter: WebGpuAdapter = found.found ? found : { ...found, name: "an unidentified adapter", backend };
+    return {
+      requested,
+      requestedBy,
+      provider: "webgpu",
+      executionProviders: ["webgpu", "cpu"],
+      hardware: adapter.name,
+      adapter,
+      label: adapter.software ? `WebGPU ${adapter.name}` : adapter.found ? adapter.name : "WebGPU",
+      summary: `Device: WebGPU on ${adapter.name}, ${adapter.backend}; ${why}.`,
+    };
+  };
+  if (requested === "webgpu") {
+    const adapter = probe.webgpu.adapter();
+    const failure = await probe.webgpu.start();
+    if (failure !== undefined) {
+      throw new DeviceError(
+        `${asked} was asked for, but onnxruntime's WebGPU provider found no adapter it can use (${failure}). ` +
+          `${adapter.fix ?? adapter.how} Or use the CPU: device "cpu" or "auto".`,
+      );
+    }
+    return webgpu(adapter, `as asked (${asked}; adapter ${adapter.how})`);
+  }
 
   const problem = await cudaProblem(probe);
   if (problem === undefined) {
     const gpu = probe.nvidiaGpus().names[0];
-    const why = requested === "auto" ? `auto: ${gpu} and onnxruntime-node's CUDA provider found` : `as asked (${asked})`;
+    const why = requested === "auto" ? `auto: ${gpu} and onnxruntime-node's CUDA provider found, and a convolution ran on it` : `as asked (${asked})`;
     return {
       requested,
       requestedBy,
@@ -126,7 +163,13 @@ export async function chooseDevice(
       summary: `Device: CUDA on ${gpu}; ${why}.`,
     };
   }
-  if (requested === "auto") return cpu(`auto: ${problem.short}`);
+  if (requested === "auto") {
+    const adapter = probe.webgpu.adapter();
+    if (adapter.software || !adapter.found) return cpu(`auto: ${problem.short}; no WebGPU: ${softwareAdapterReason(adapter)}`);
+    const failure = await probe.webgpu.start();
+    if (failure !== undefined) return cpu(`auto: ${problem.short}; ${adapter.name} found (${adapter.how}), but WebGPU did not start (${failure})`);
+    return webgpu(adapter, `auto: ${problem.short}; hardware adapter ${adapter.how}`);
+  }
   throw new DeviceError(`${asked} was asked for, but ${problem.long} Or use the CPU: device "cpu" or "auto".`);
 }
 
@@ -147,25 +190,22 @@ async function cudaProblem(probe: DeviceProbe): Promise<CudaProblem | undefined>
         `(on Colab: Runtime > Change runtime type > T4 GPU).`,
     };
   }
-  const provider = probe.cudaProvider();
-  if (provider.missing.length > 0) {
+  const needs = probe.cudaProvider();
+  if (!needs.ready) {
     return {
-      short: `found ${gpus.names[0]}, but onnxruntime-node's CUDA provider is not installed (${CUDA_INSTALL_COMMAND})`,
-      long:
-        `onnxruntime-node's CUDA provider is not installed: ${provider.folder} has no ${provider.missing.join(", ")}. ` +
-        `Install it with onnxruntime-node's own installer, from the project folder: ${CUDA_INSTALL_COMMAND} ` +
-        `(it downloads the CUDA 12 provider from NuGet; an npm install with --onnxruntime-node-install=cuda12 does ` +
-        `the same where install scripts run). It needs CUDA 12 and cuDNN 9 libraries.`,
+      short: `found ${gpus.names[0]}, but ${needs.problem}`,
+      long: `${needs.problem}.`,
     };
   }
   const failure = await probe.startCuda();
   if (failure !== undefined) {
+    const libs = needs.libraries.map((l) => `${l.name} at ${l.found}`).join(", ");
     return {
-      short: `found ${gpus.names[0]} and the CUDA provider, but onnxruntime could not start CUDA (${failure})`,
+      short: `found ${gpus.names[0]} and what the CUDA ${needs.cudaMajor} provider needs, but a convolution on CUDA failed (${failure})`,
       long:
-        `onnxruntime could not start its CUDA provider on ${gpus.names[0]}: ${failure}. The provider needs the ` +
-        `CUDA 12 and cuDNN 9 libraries (libcudart.so.12, libcublas.so.12, libcudnn.so.9) where the dynamic loader ` +
-        `finds them (LD_LIBRARY_PATH); onnxruntime's log above names the library that failed.`,
+        `onnxruntime could not run a convolution on its CUDA provider on ${gpus.names[0]}: ${failure}. The provider's ` +
+        `libraries were found (${libs}; driver ${needs.driver.found}); onnxruntime's log above names the one that ` +
+        `failed to load.`,
     };
   }
   return undefined;
@@ -208,42 +248,12 @@ function readText(file: string): string {
   }
 }
 
-/** Where onnxruntime-node loads its binding and providers from (its dist/binding.js). */
-function bindingFolder(): string {
-  const pkg = path.dirname(require.resolve("onnxruntime-node/package.json"));
-  return path.join(pkg, "bin", "napi-v6", process.platform, process.arch);
-}
-
-function findCudaProvider(): { folder: string; missing: string[] } {
-  const folder = bindingFolder();
-  return { folder, missing: CUDA_PROVIDER_FILES.filter((f) => !fs.existsSync(path.join(folder, f))) };
-}
-
 let cudaStart: Promise<string | undefined> | undefined;
 
-/** A session of one Identity node on ["cuda"]; remembered for the process, since CUDA's state does not change. */
+/** The Conv probe on ["cuda"]; remembered for the process, since CUDA's state does not change. */
 function startCudaOnce(): Promise<string | undefined> {
-  cudaStart ??= (async () => {
-    try {
-      const session = await ort.InferenceSession.create(identityModel(), { executionProviders: ["cuda"] });
-      await session.release();
-      return undefined;
-    } catch (err) {
-      return (err as Error).message;
-    }
-  })();
+  cudaStart ??= runConvProbe(["cuda"]);
   return cudaStart;
-}
-
-/**
- * The smallest ONNX model, 74 bytes: y = Identity(x), x and y float [1], IR version 8, opset 13, graph "cuda-probe"
- * (a ModelProto encoded with the onnx-proto package; test/device.test.ts decodes it to check).
- */
-export const PROBE_MODEL_BASE64 =
-  "CAg6QAoQCgF4EgF5IghJZGVudGl0eRIKY3VkYS1wcm9iZVoPCgF4EgoKCAgBEgQKAggBYg8KAXkSCgoICAESBAoCCAFCBAoAEA0=";
-
-function identityModel(): Uint8Array {
-  return new Uint8Array(Buffer.from(PROBE_MODEL_BASE64, "base64"));
 }
 
 function cpuName(): string {
@@ -254,9 +264,10 @@ function cpuName(): string {
 /** The real machine. */
 export const SYSTEM_PROBE: DeviceProbe = {
   nvidiaGpus: findNvidiaGpus,
-  cudaProvider: findCudaProvider,
+  cudaProvider: () => cudaNeeds(),
   startCuda: startCudaOnce,
   cpu: cpuName,
+  webgpu: SYSTEM_WEBGPU_PROBE,
 };
 
 /** Where a loaded model runs: the choice made at load, and each module's session's execution providers. */
@@ -278,4 +289,61 @@ export function deviceReport(choice: DeviceChoice, sessions: Record<string, { ex
 /** The provider names of a session's execution providers (`"cpu"`, `{ name: "cuda" }` -> `"cuda"`). */
 export function providerNames(providers: readonly ExecutionProvider[] | undefined): string[] {
   return (providers ?? ["cpu"]).map(providerName);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Modules on the device or on the CPU
+
+/** Per module: on the chosen device (the default) or on the CPU. */
+export type ModulePlacement = Partial<Record<ModuleName, "device" | "cpu">>;
+
+/**
+ * The execution providers of each module's session. By default every module goes where the device is, as on CUDA:
+ * the vision encoder and the text encoder are single large runs that a GPU speeds up most; the decoder step is
+ * small, and since onnxruntime-node hands every output back to the CPU (its `preferredOutputLocation` is web-only)
+ * each step uploads and downloads the whole KV cache, cross-attention included (for Florence-2-base about
+ * 6 layers x 2 x (577 + prompt) x 768 floats, ~22 MB per row each way). Whether that copy outweighs the GPU's
+ * speed-up of the decoder depends on the machine's bus (none on Apple silicon's unified memory, PCIe elsewhere) and
+ * was not measured here (no real GPU was available), so the default keeps one device and the choice is left to
+ * `placement: { decoder_model_merged: "cpu" }`.
+ */
+export function placeModules(choice: DeviceChoice, placement: unknown = {}): Record<ModuleName, ExecutionProvider[]> {
+  if (placement === null || typeof placement !== "object" || Array.isArray(placement)) {
+    throw new DeviceError(`Expected an object such as { decoder_model_merged: "cpu" } for placement but received ${describeValue(placement)}.`);
+  }
+  for (const [module, where] of Object.entries(placement)) {
+    if (!(MODULES as readonly string[]).includes(module)) {
+      throw new DeviceError(`Unknown module "${module}" in placement. Expected one of: ${MODULES.join(", ")}.`);
+    }
+    if (where !== "device" && where !== "cpu" && where !== undefined) {
+      throw new DeviceError(`Expected "device" or "cpu" for placement.${module} but received ${describeValue(where)}.`);
+    }
+  }
+  const chosen = placement as ModulePlacement;
+  const out = {} as Record<ModuleName, ExecutionProvider[]>;
+  for (const module of MODULES) out[module] = chosen[module] === "cpu" ? ["cpu"] : [...choice.executionProviders];
+  return out;
+}
+
+/**
+ * fp16 files need the adapter's `shader-f16` feature on WebGPU. Without it onnxruntime opens the session and fails at
+ * the first run ("Program Cast requires f16 but the device does not support it"), so it is found out at load with
+ * a two-Cast probe and refused with the fix. Only asked when a module on WebGPU is fp16.
+ */
+export async function checkDtypesOnDevice(
+  choice: DeviceChoice,
+  dtypes: Record<ModuleName, Dtype>,
+  providers: Record<ModuleName, readonly ExecutionProvider[]>,
+  probe: DeviceProbe = SYSTEM_PROBE,
+): Promise<void> {
+  const fp16OnWebGpu = MODULES.filter((m) => dtypes[m] === "fp16" && providerNames(providers[m])[0] === "webgpu");
+  if (fp16OnWebGpu.length === 0) return;
+  const failure = await probe.webgpu.shaderF16();
+  if (failure === undefined) return;
+  const adapter = choice.adapter?.name ?? "this adapter";
+  throw new DeviceError(
+    `dtype "fp16" for ${fp16OnWebGpu.join(", ")} needs WebGPU's shader-f16 feature, which ${adapter} lacks ` +
+      `(onnxruntime: ${failure}). Use dtype "fp32" or "q8" on this adapter, or place those modules on the CPU ` +
+      `(placement: { ${fp16OnWebGpu[0]}: "cpu" }).`,
+  );
 }

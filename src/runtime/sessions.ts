@@ -12,6 +12,7 @@ import { float16ToFloat32, float32ToFloat16 } from "./float16";
 import type { ModelConfig } from "./config";
 import { describeList, describeValue } from "../util/describe";
 import { providerNames } from "./device";
+import { sessionLoadError } from "./load-errors";
 
 export type SessionOptions = ort.InferenceSession.SessionOptions;
 export type ExecutionProvider = ort.InferenceSession.ExecutionProviderConfig;
@@ -32,13 +33,6 @@ export function toFloatType(data: FloatData, type: FloatType): FloatData {
 /** A float tensor of the given element type from float32 or float16 data. */
 export function floatTensor(type: FloatType, data: FloatData, dims: readonly number[]): ort.Tensor {
   return new ort.Tensor(type, toFloatType(data, type), dims);
-}
-
-/** The float32 values of a float tensor (a view when it already is float32). */
-export function float32Data(tensor: ort.Tensor): Float32Array {
-  if (tensor.type === "float32") return tensor.data as Float32Array;
-  if (tensor.type === "float16") return float16ToFloat32(tensor.data as Uint16Array);
-  throw new Error(`Expected a float32 or float16 tensor but received ${tensor.type}.`);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -113,7 +107,8 @@ function checkSide(
 ): Record<string, FloatType> {
   const foundNames = found.map((m) => m.name);
   const missing = expected.filter((e) => !foundNames.includes(e.name)).map((e) => e.name);
-  const unexpected = foundNames.filter((n) => !expected.some((e) => e.name === n));
+  // An input must be fed, so an unknown one is refused; an output nobody reads (a re-export's extra) does no harm.
+  const unexpected = side === "input" ? foundNames.filter((n) => !expected.some((e) => e.name === n)) : [];
   if (missing.length > 0 || unexpected.length > 0) {
     const parts: string[] = [];
     if (missing.length > 0) parts.push(`missing ${side}s ${describeList(missing)}`);
@@ -177,6 +172,8 @@ export interface SessionSettings {
   intraOpNumThreads?: number;
   /** Passed to onnxruntime, e.g. ["cpu"] (default) or ["cuda", "cpu"] where onnxruntime-node has CUDA. */
   executionProviders?: readonly ExecutionProvider[];
+  /** Per module, over executionProviders: where device.ts's placeModules puts each module. */
+  moduleExecutionProviders?: Partial<Record<ModuleName, readonly ExecutionProvider[]>>;
 }
 
 /**
@@ -253,21 +250,20 @@ async function openModule(
     ...settings.sessionOptions,
     ...(settings.intraOpNumThreads !== undefined ? { intraOpNumThreads: settings.intraOpNumThreads } : {}),
     ...(settings.executionProviders !== undefined ? { executionProviders: settings.executionProviders } : {}),
+    ...(settings.moduleExecutionProviders?.[module] !== undefined ? { executionProviders: settings.moduleExecutionProviders[module] } : {}),
   };
+  const executionProviders = providerNames(options.executionProviders);
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(file, options);
   } catch (err) {
-    throw new Error(
-      `Could not load ${relative} (dtype "${dtype}" for ${module}) from "${folder}": ${(err as Error).message}. ` +
-        `A truncated or corrupt file fails like this: delete it and download the model again.`,
-    );
+    throw await sessionLoadError({ folder, relative, module, dtype, providers: executionProviders }, err);
   }
   try {
-    const executionProviders = providerNames(options.executionProviders);
     return { module, dtype, file, session, types: checkContract(session, module, config, relative), executionProviders };
   } catch (err) {
-    await session.release();
+    // The contract error is the one to report; a release that fails as well must not replace it.
+    await session.release().catch(() => undefined);
     throw err;
   }
 }
@@ -287,7 +283,7 @@ export async function openSessions(folder: string, config: ModelConfig, settings
     // One at a time: loading is CPU- and memory-bound, and a failure stops before the next big file.
     for (const module of MODULES) opened.push(await openModule(folder, module, dtypes[module], config, settings));
   } catch (err) {
-    await Promise.all(opened.map((m) => m.session.release()));
+    await releaseAll(opened);
     throw err;
   }
   const [vision, embed, encoder, decoder] = opened;
@@ -305,7 +301,24 @@ export async function openSessions(folder: string, config: ModelConfig, settings
     async release() {
       if (released) return;
       released = true;
-      await Promise.all(opened.map((m) => m.session.release()));
+      const failures = await releaseAll(opened);
+      if (failures.length > 0) {
+        throw new Error(
+          `Could not release ${failures.map((f) => `${f.module} (${f.message})`).join(", ")}; the other sessions were released.`,
+          { cause: failures[0].error },
+        );
+      }
     },
   };
+}
+
+/**
+ * Releases every session, each whatever the others do (allSettled: with Promise.all, the first failing release
+ * would leave the rest unreleased and its error would replace the one being reported).
+ */
+async function releaseAll(sessions: readonly ModuleSession[]): Promise<{ module: ModuleName; message: string; error: unknown }[]> {
+  const results = await Promise.allSettled(sessions.map((m) => m.session.release()));
+  return results.flatMap((r, i) =>
+    r.status === "rejected" ? [{ module: sessions[i].module, message: (r.reason as Error)?.message ?? String(r.reason), error: r.reason }] : [],
+  );
 }

@@ -7,7 +7,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { locToken } from "../text/loc-tokens";
+import { locToken } from "../text/loc-bins";
 import { TOKENIZER_FILES } from "../text/tokenizer";
 
 /** Where a reference folder (see StandInOptions.referenceDir) keeps Florence-2's real tokenizer files. */

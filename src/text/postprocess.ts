@@ -29,13 +29,12 @@
  * - Python `.` (no DOTALL) excludes only `\n`; JavaScript's `.` also excludes `\r`, U+2028 and U+2029, so
  *   patterns use `[^\n]`.
  * - Python `\d` on str matches every Unicode decimal digit and `int()` reads them (`<loc_٣>` is bin 3):
- *   loc tokens are read with loc-tokens.ts' reference reader (`LOC_TOKEN_SOURCE`, `locBin`).
+ *   loc tokens are read with loc-bins.ts' reference reader (`LOC_TOKEN_SOURCE`, `locBin`).
  * - Python `\s` and `str.strip()` use `str.isspace()`: it includes U+001C..U+001F and U+0085 but not
  *   U+FEFF, unlike JavaScript's `\s` and `trim()`; see PY_WHITESPACE.
  * - Python `$` (no MULTILINE) also matches before a final `\n`: written `(?=\n?$)`.
  */
-import { LOC_BIN_SOURCE, LOC_TOKEN_SOURCE, locBin, locBinsIn } from "./loc-tokens";
-import { dequantizeCoordinates } from "./loc-bins";
+import { LOC_BIN_SOURCE, LOC_TOKEN_SOURCE, dequantizeCoordinates, locBin, locBinsIn } from "./loc-bins";
 import { checkImageSize, type ImageSize } from "../image/rgb-image";
 import { ResultKind, findTask } from "./tasks";
 
@@ -153,7 +152,7 @@ function asciiOnly(text: string): string {
 // ---------------------------------------------------------------------------------------------------------
 // Patterns (the reference's, in JavaScript syntax with Python semantics; see the file comment)
 
-/** `<loc_\d+>` and `<loc_(\d+)>`, with Python's `\d` (loc-tokens.ts' reference reader). */
+/** `<loc_\d+>` and `<loc_(\d+)>`, with Python's `\d` (loc-bins.ts' reference reader). */
 const LOC = LOC_TOKEN_SOURCE;
 const LOC_CAPTURE = LOC_BIN_SOURCE;
 const POLYGON_TOKEN = String.raw`(?:${LOC}|<sep>|<poly>|<\/poly>)`;

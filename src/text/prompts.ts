@@ -8,8 +8,7 @@
  */
 import { describeValue } from "../util/describe";
 import { checkImageSize, type ImageSize } from "../image/rgb-image";
-import { locTokens, parseLocRegion } from "./loc-tokens";
-import { MAX_BIN, quantize } from "./loc-bins";
+import { MAX_BIN, locTokens, parseLocRegion, quantize } from "./loc-bins";
 import { TASKS, TaskSpec, getTask } from "./tasks";
 
 /** A region of the original image in pixels: (x1, y1) top-left, (x2, y2) bottom-right. */
@@ -207,4 +206,19 @@ function describeInput(input: unknown): string {
   if (input === undefined) return "nothing";
   if (isBoxLike(input)) return `the box ${describeBox(input)}`;
   return describeValue(input);
+}
+
+/**
+ * A prompt must fit the encoder beside the image tokens: `imageTokens` (577) + its length at most
+ * `maxPositions` (config.json's max_position_embeddings).
+ */
+export function checkPromptLength(promptLength: number, imageTokens: number, maxPositions: number): void {
+  const positions = imageTokens + promptLength;
+  if (positions > maxPositions) {
+    throw new Error(
+      `The prompt is ${promptLength} tokens long; with the ${imageTokens} image tokens that is ${positions} encoder positions, ` +
+        `more than the model's ${maxPositions} (max_position_embeddings in config.json). ` +
+        `Shorten the text input to at most ${maxPositions - imageTokens} tokens, prompt included.`,
+    );
+  }
 }

@@ -126,3 +126,35 @@ function checkTokenizerJson(tokenizerJson: Json, source: string): void {
     );
   }
 }
+
+/**
+ * Load-time checks that a folder's tokenizer belongs to its model (Florence2.load runs them).
+ *
+ * The tokenizer must know the model's last id (vocab_size - 1; `<and>` for Florence-2) and none beyond it,
+ * since every id indexes the logits. Its token count may be lower: a stand-in's small tokenizer has gaps.
+ * And generation stops at generation_config.json's eos_token_id, which must be the tokenizer's `</s>`: with any
+ * other id, a generation would run to maxNewTokens and its text would hold no end marker.
+ */
+export function checkTokenizerMatchesModel(tokenizer: Florence2Tokenizer, vocabSize: number, eosTokenId: number, folder: string): void {
+  const last = tokenizer.idToToken(vocabSize - 1);
+  const beyond = tokenizer.idToToken(vocabSize);
+  if (last === undefined || beyond !== undefined || tokenizer.vocabSize > vocabSize) {
+    const found =
+      beyond !== undefined
+        ? `it has ids beyond ${vocabSize - 1}, such as ${vocabSize} = ${JSON.stringify(beyond)}`
+        : `its ${tokenizer.vocabSize} tokens ${last === undefined ? `do not include id ${vocabSize - 1}` : "are too many"}`;
+    throw new Error(
+      `The tokenizer in "${folder}" does not match config.json's vocab_size ${vocabSize}: ${found}. ` +
+        `tokenizer.json belongs to another model; download the model's own tokenizer files again.`,
+    );
+  }
+  if (tokenizer.eosTokenId !== eosTokenId) {
+    const eos = JSON.stringify(tokenizer.idToToken(tokenizer.eosTokenId));
+    throw new Error(
+      `The end-of-sequence ids in "${folder}" disagree: generation_config.json's eos_token_id is ${eosTokenId}, ` +
+        `but tokenizer_config.json's eos_token ${eos} is id ${tokenizer.eosTokenId} in tokenizer.json. ` +
+        `The files come from different models: download the model's JSON files again, or set eos_token_id to ` +
+        `${tokenizer.eosTokenId} in generation_config.json if the tokenizer is the right one.`,
+    );
+  }
+}

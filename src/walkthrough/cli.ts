@@ -9,6 +9,7 @@ import {
 } from "../index";
 import { IMAGE_EXTENSIONS } from "./image-files";
 import { DEFAULT_RESULTS_FILE, imagesModeTasks } from "./images-run";
+import { JOB_INDEX_ENV, ShardError, resolveShard, shardResultsFile, type Shard } from "./shards";
 import { WALKTHROUGH_PHOTOS, WALKTHROUGH_SETTINGS, type GenerationSettings } from "./steps";
 
 /** What every mode of the command takes. */
@@ -43,6 +44,8 @@ export interface ImagesOptions extends CommonOptions {
   resultsFile: string;
   /** The phrase for text tasks (CAPTION_TO_PHRASE_GROUNDING ...), the same for every image. */
   text?: string;
+  /** This copy's share of the photos (--shard K/N, or JOB_COMPLETION_INDEX with --shards N); resultsFile is the shard's own. */
+  shard?: Shard;
 }
 
 export type CommandOptions = WalkthroughOptions | ImagesOptions;
@@ -90,7 +93,8 @@ Options:
   --max-new-tokens <n>    most tokens generated per task (default ${WALKTHROUGH_SETTINGS.maxNewTokens}, as the walkthrough)
   --early-stopping <v>    beam search stop rule: true, false or never (default ${WALKTHROUGH_SETTINGS.earlyStopping}, as the walkthrough)
   --device <device>       ${DEVICE_OPTIONS.join(", ")} (default: FLORENCE2_DEVICE, else auto: CUDA when an NVIDIA GPU
-                          and onnxruntime-node's CUDA provider are there, else the CPU)
+                          and onnxruntime-node's CUDA provider are there, else WebGPU on a hardware adapter, else
+                          the CPU)
   --out <folder>          where the PNGs go (default output/)
   --batch                 then run the same tasks again as one batch (model.runBatch: each photo encoded once,
                           all tasks decoded together) and show both times in the table and chart
@@ -110,12 +114,16 @@ Your own photos:
                           tasks include them)
   --out <file.jsonl>      the JSON Lines file to append to (default ${DEFAULT_RESULTS_FILE}); pairs of photo and
                           task already in it are skipped, so the same command resumes a stopped run
+  --shard <K/N>           only shard K of N (1 to N) of the photos, split by a hash of each photo's path; results go
+                          to <out>.shard-K-of-N.jsonl (join the N files with cat)
+  --shards <N>            the number of shards when ${JOB_INDEX_ENV} (a Kubernetes Indexed Job, from 0) gives the shard
   Photos are decoded together in batches (model.runBatch); a photo that can't be read is reported and skipped.
   Exit code 1 when any photo was skipped, 130 when stopped with Ctrl-C (the file stays valid).
 
-Environment: FLORENCE2_CACHE (cache folder, default models/), FLORENCE2_DEVICE (cpu, cuda, auto), HF_ENDPOINT (Hub
-mirror), HF_TOKEN (token for private or gated models), HF_HUB_OFFLINE=1 (never use the network; the cache must be
-complete).`;
+Environment: FLORENCE2_CACHE (cache folder, default models/), FLORENCE2_DEVICE (cpu, cuda, webgpu, auto), HF_ENDPOINT (Hub
+mirror), HF_TOKEN (token for private or gated models; else the token file of hf auth login), HF_HUB_CACHE / HF_HOME
+(a model already in the Hugging Face cache is used in place), HF_HUB_OFFLINE=1 (never use the network; a cache must
+be complete).`;
 
 function positiveInteger(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
@@ -156,7 +164,7 @@ function parseTasks(text: string | undefined): readonly TaskSpec[] | undefined {
 }
 
 /** The command line (after `npm start --`) as options; `null` when --help was asked for. */
-export function parseWalkthroughArgs(argv: readonly string[]): CommandOptions | null {
+export function parseWalkthroughArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): CommandOptions | null {
   let values;
   let positionals: string[];
   try {
@@ -177,6 +185,8 @@ export function parseWalkthroughArgs(argv: readonly string[]): CommandOptions | 
         "early-stopping": { type: "string" },
         device: { type: "string" },
         out: { type: "string" },
+        shard: { type: "string" },
+        shards: { type: "string" },
         batch: { type: "boolean" },
         standin: { type: "boolean" },
         quiet: { type: "boolean" },
@@ -211,7 +221,19 @@ export function parseWalkthroughArgs(argv: readonly string[]): CommandOptions | 
   if (values.images !== undefined) {
     if (values.image !== undefined) throw new UsageError("--image (one image for the walkthrough) and --images (your photos) don't go together: choose one.");
     if (values.batch) throw new UsageError("--images always decodes its photos in batches: leave out --batch.");
-    return { ...common, mode: "images", ...imagesOptions([...values.images, ...positionals], values.tasks, values.text, values.out) };
+    const images = imagesOptions([...values.images, ...positionals], values.tasks, values.text, values.out);
+    let shard: Shard | undefined;
+    try {
+      shard = resolveShard(values.shard, values.shards, env);
+    } catch (err) {
+      if (err instanceof ShardError) throw new UsageError(err.message);
+      throw err;
+    }
+    if (!shard) return { ...common, mode: "images", ...images };
+    return { ...common, mode: "images", ...images, shard, resultsFile: shardResultsFile(images.resultsFile, shard) };
+  }
+  if (values.shard !== undefined || values.shards !== undefined) {
+    throw new UsageError("--shard and --shards split the photos of --images among machines; the walkthrough has no photos to split.");
   }
   if (positionals.length > 0) {
     throw new UsageError(`Unexpected argument '${positionals[0]}': options start with --, and only --images takes several values.`);

@@ -12,6 +12,11 @@ export const IMAGE_EXTENSIONS: readonly string[] = [".jpg", ".jpeg", ".png", ".w
 export interface ImageFileList {
   /** Absolute paths: a folder's images sorted by name, in the order the paths were given, each once. */
   files: string[];
+  /**
+   * For each of `files`, its path relative to the folder it was listed from, or the path as given for a file named on
+   * its own: what --shard hashes, the same wherever the collection is mounted.
+   */
+  keys: string[];
   /** Files inside the folders that were passed over for their extension (not hidden files), with their folder. */
   ignored: string[];
 }
@@ -28,10 +33,14 @@ function isImageName(name: string): boolean {
 /** The files to run on, from the paths given to --images (relative ones against `cwd`). */
 export function listImageFiles(paths: readonly string[], cwd: string = process.cwd()): ImageFileList {
   const files: string[] = [];
+  const keys: string[] = [];
   const ignored: string[] = [];
   const seen = new Set<string>();
-  const add = (file: string) => {
-    if (!seen.has(file)) files.push(file);
+  const add = (file: string, key: string) => {
+    if (!seen.has(file)) {
+      files.push(file);
+      keys.push(key);
+    }
     seen.add(file);
   };
   for (const given of paths) {
@@ -43,7 +52,7 @@ export function listImageFiles(paths: readonly string[], cwd: string = process.c
       throw new ImageFilesError(`--images: there is no file or folder "${given}" (looked at ${absolute}). Check the path.`);
     }
     if (!stat.isDirectory()) {
-      add(absolute);
+      add(absolute, path.normalize(given));
       continue;
     }
     const entries = fs.readdirSync(absolute, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -53,7 +62,7 @@ export function listImageFiles(paths: readonly string[], cwd: string = process.c
       // A link to a file counts as the file; subfolders are not searched.
       const isFile = entry.isFile() || (entry.isSymbolicLink() && fs.statSync(file, { throwIfNoEntry: false })?.isFile() === true);
       if (!isFile) continue;
-      if (isImageName(entry.name)) add(file);
+      if (isImageName(entry.name)) add(file, entry.name);
       else ignored.push(file);
     }
   }
@@ -65,5 +74,5 @@ export function listImageFiles(paths: readonly string[], cwd: string = process.c
         ". Name image files or a folder that holds some.",
     );
   }
-  return { files, ignored };
+  return { files, keys, ignored };
 }

@@ -1,15 +1,29 @@
 /**
- * Progress over the user's photos (`npm start -- --images`): photos done of all, time so far and the time left
- * (ETA, from the pace of this run's photos), and while a batch decodes, its tokens and tokens per second.
+ * Progress over the user's photos (`npm start -- --images`), a view on the display layer
+ * (notebook/progress-display.ts): photos done of all, time so far and the time left (ETA, from the pace of this
+ * run's photos), and while a batch decodes, its tokens and tokens per second.
  *
- * On a terminal, one bar on stderr redrawn in place (at most every 200 ms); in a log or a pipe, one plain line per
- * batch; quiet, nothing. Messages (a skipped photo) go on their own line above the bar.
+ * On a terminal, one line with a bar on stderr redrawn in place (at most every 200 ms); in a log or a pipe, one
+ * plain line per batch; in a notebook, one display entry; silent, no progress. Messages (a skipped photo) go on
+ * their own line above the progress line, silent or not: they report what happened to the user's photos.
  */
+import {
+  formatBar,
+  formatDuration,
+  formatPercent,
+  formatRate,
+  openSurface,
+  resolveDisplayMode,
+  type DisplayMode,
+  type DisplayOption,
+  type ProgressSurface,
+} from "../notebook/progress-display";
 
-export type ImagesProgressMode = "auto" | "bar" | "lines" | "silent";
+/** The display layer's modes; `"bar"` is the older name of `"terminal"`. */
+export type ImagesProgressMode = Exclude<DisplayOption, boolean>;
 
 export interface ImagesProgressOptions {
-  /** "auto" (default): a bar on a terminal, lines otherwise. */
+  /** "auto" (default): the progress line on a terminal, lines otherwise. */
   mode?: ImagesProgressMode;
   /** Default stderr. */
   stream?: { write(text: string): unknown; isTTY?: boolean; columns?: number };
@@ -31,11 +45,11 @@ export interface ImagesProgressState {
   batch: { images: number; tokens: number; tokensPerSecond: number } | null;
 }
 
-const BAR_INTERVAL_MS = 200;
-const BAR_WIDTH = 20;
+const TERMINAL_INTERVAL_MS = 200;
 
 export class ImagesProgress {
-  private readonly mode: Exclude<ImagesProgressMode, "auto">;
+  private readonly mode: DisplayMode;
+  private readonly surface: ProgressSurface;
   private readonly stream: NonNullable<ImagesProgressOptions["stream"]>;
   private readonly now: () => number;
   private readonly started: number;
@@ -43,7 +57,6 @@ export class ImagesProgress {
   private skipped = 0;
   private batch: { images: number; started: number; perRequest: number[]; tokens: number } | null = null;
   private lastDraw = -Infinity;
-  private drawn = false;
 
   constructor(
     private readonly total: number,
@@ -51,8 +64,8 @@ export class ImagesProgress {
   ) {
     this.stream = options.stream ?? process.stderr;
     this.now = options.now ?? (() => performance.now());
-    const mode = options.mode ?? "auto";
-    this.mode = mode === "auto" ? (this.stream.isTTY ? "bar" : "lines") : mode;
+    this.mode = resolveDisplayMode(options.mode, this.stream, "images progress mode");
+    this.surface = openSurface(this.mode, this.stream);
     this.started = this.now();
   }
 
@@ -81,22 +94,20 @@ export class ImagesProgress {
   /** The batch is over: the bar shows the photos done; in lines mode, a line says so. */
   batchEnded(): void {
     this.batch = null;
-    if (this.mode === "lines") this.stream.write(`${formatImagesLine(this.state())}\n`);
+    if (this.mode === "lines") this.surface.show(formatImagesLine(this.state()));
     else this.redraw(true);
   }
 
-  /** A line of its own (above the bar on a terminal), e.g. a skipped photo. */
+  /** A line of its own (above the progress line on a terminal), e.g. a skipped photo. */
   message(text: string): void {
-    if (this.mode === "bar" && this.drawn) this.stream.write("\r\x1b[K");
-    this.stream.write(`${text}\n`);
-    this.drawn = false;
+    if (this.mode === "silent") this.stream.write(`${text}\n`);
+    else this.surface.say(text);
     this.redraw(true);
   }
 
-  /** Clears the bar. */
+  /** Clears the progress line. */
   finish(): void {
-    if (this.mode === "bar" && this.drawn) this.stream.write("\r\x1b[K");
-    this.drawn = false;
+    this.surface.end();
   }
 
   state(): ImagesProgressState {
@@ -115,15 +126,13 @@ export class ImagesProgress {
     };
   }
 
+  /** The line redrawn in place (terminal, notebook); plain lines come once per batch instead. */
   private redraw(force: boolean): void {
-    if (this.mode !== "bar") return;
+    if (this.mode !== "terminal" && this.mode !== "notebook") return;
     const time = this.now();
-    if (!force && time - this.lastDraw < BAR_INTERVAL_MS) return;
+    if (!force && time - this.lastDraw < TERMINAL_INTERVAL_MS) return;
     this.lastDraw = time;
-    // A pty without a size reports 0 columns.
-    const width = Math.max(40, (this.stream.columns || 100) - 1);
-    this.stream.write(`\r${formatImagesLine(this.state(), { bar: true, width })}\x1b[K`);
-    this.drawn = true;
+    this.surface.show(formatImagesLine(this.state(), { bar: true, width: this.surface.width }));
   }
 }
 
@@ -132,24 +141,13 @@ export class ImagesProgress {
  * 56.1 tokens/s`; without the bar, `photos 12/40 (30%), 1m05s elapsed, ...`.
  */
 export function formatImagesLine(state: ImagesProgressState, options: { bar?: boolean; width?: number } = {}): string {
-  const share = state.total > 0 ? state.done / state.total : 1;
-  const filled = Math.round(share * BAR_WIDTH);
-  const bar = options.bar ? ` [${"#".repeat(filled)}${".".repeat(BAR_WIDTH - filled)}]` : "";
+  const bar = options.bar ? ` ${formatBar(state.done, state.total)}` : "";
   const skipped = state.skipped > 0 ? `, ${state.skipped} skipped` : "";
-  const eta = state.etaSeconds === null ? "ETA –" : `ETA ${formatDuration(state.etaSeconds)}`;
-  const counts = `photos ${state.done}/${state.total} (${Math.floor(share * 100)}%)`;
-  let line = `${counts}${bar || ","} ${formatDuration(state.seconds)} elapsed, ${eta}${skipped}`;
+  const counts = `photos ${state.done}/${state.total} (${formatPercent(state.done, state.total)})`;
+  let line = `${counts}${bar || ","} ${formatDuration(state.seconds)} elapsed, ETA ${formatDuration(state.etaSeconds)}${skipped}`;
   if (state.batch) {
     const photos = state.batch.images === 1 ? "1 photo" : `${state.batch.images} photos`;
-    line += ` | batch of ${photos}: ${state.batch.tokens} tokens, ${state.batch.tokensPerSecond.toFixed(1)} tokens/s`;
+    line += ` | batch of ${photos}: ${state.batch.tokens} tokens, ${formatRate(state.batch.tokensPerSecond, "tokens")}`;
   }
   return options.width !== undefined ? line.slice(0, options.width) : line;
-}
-
-/** "42s", "3m05s", "1h02m". */
-export function formatDuration(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
-  return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
 }

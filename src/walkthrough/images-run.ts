@@ -24,6 +24,7 @@ import { listImageFiles } from "./image-files";
 import { ImagesProgress } from "./images-progress";
 import { withCommandModel } from "./load-model";
 import { ResultsWriter, pairKey, readResults, type ResultRecord, type RunIdentity } from "./results-file";
+import { shardOfKey } from "./shards";
 import { STANDIN_NOTE, isStandInFolder, notedPrinter } from "./standin-note";
 
 /** Where results go when --out is not given. */
@@ -90,7 +91,10 @@ export async function runImages(options: ImagesOptions, io: ImagesRunIo = {}): P
   const write = io.write ?? console.log;
   const print = (text: string) => notedPrinter(standin, write)(text);
   const stderr = io.stderr ?? process.stderr;
-  const { files, ignored } = listImageFiles(options.paths);
+  const listed = listImageFiles(options.paths);
+  const { ignored } = listed;
+  const shard = options.shard;
+  const files = shard ? listed.files.filter((_, i) => shardOfKey(listed.keys[i], shard.count) === shard.index) : listed.files;
   const identity: RunIdentity = { model: options.standin ? STANDIN_MODEL_NAME : options.model, dtype: options.dtype, settings: options.settings };
   const existing = readResults(options.resultsFile, identity);
   const keyOf = (file: string, task: TaskSpec) => pairKey(file, task.token, task.input === "text" ? options.text : undefined);
@@ -107,11 +111,19 @@ export async function runImages(options: ImagesOptions, io: ImagesRunIo = {}): P
 
   const otherFiles = ignored.length > 0 ? ` (passed over ${ignored.length} other file${ignored.length === 1 ? "" : "s"} by extension)` : "";
   print(`Photos: ${files.length}${otherFiles}; tasks: ${options.tasks.map((t) => t.name).join(", ")}`);
+  if (shard) {
+    const from = shard.from === "--shard" ? "" : ` (from ${shard.from}=${shard.index - 1})`;
+    print(`Shard ${shard.index}/${shard.count}${from}: ${files.length} of the ${listed.files.length} photos, chosen by a hash of each photo's path.`);
+  }
   if (options.tasks.some((t) => t.input === "region")) print("Region tasks take the whole photo as their region.");
   if (options.text !== undefined) print(`Phrase for ${options.tasks.filter((t) => t.input === "text").map((t) => t.name).join(", ")}: ${JSON.stringify(options.text)}`);
   print(`Results: ${options.resultsFile}${summary.alreadyDone > 0 ? ` (${summary.alreadyDone} of this run's results already there: skipped)` : ""}`);
   if (existing.tail.kind === "cut") {
     print(`  its last line was cut short (${existing.tail.bytes} bytes, from a run stopped while writing it): it is removed, and its pair runs again`);
+  }
+  if (files.length === 0) {
+    print(`Nothing to do: none of the photos falls in this shard.`);
+    return summary;
   }
   if (pending.length === 0) {
     print(`Nothing to do: every photo and task is in ${options.resultsFile}.`);

@@ -42,6 +42,7 @@ export interface RunContext {
 export function deviceText(device: RunContext["device"]): string {
   if (device.provider === "cpu") return `CPU (${device.hardware})`;
   if (device.provider === "cuda") return `CUDA on ${device.hardware}`;
+  if (device.provider === "webgpu") return `WebGPU on ${device.hardware}`; // the adapter: a GPU's name, or "software (SwiftShader)"
   return device.hardware;
 }
 

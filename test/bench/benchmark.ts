@@ -54,6 +54,7 @@ export async function runBenchmark(options: BenchOptions, argv: string[], log: (
     image,
     textImage: textSampleImage(image),
     oursSession: {
+      device: options.device,
       ...(options.threads === undefined ? {} : { intraOpNumThreads: options.threads }),
       ...(options.sessionOptions === undefined ? {} : { sessionOptions: options.sessionOptions }),
     },

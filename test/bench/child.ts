@@ -55,7 +55,7 @@ async function load(request: LoadRequest): Promise<LoadResult> {
     const { TransformersJsSide } = await import("./transformers-side");
     side = await TransformersJsSide.load(request.folder, request.dtype, request.session);
   }
-  return { loadMs: performance.now() - start, rssBytes: rssBytes(), description: loaded().description };
+  return { loadMs: performance.now() - start, rssBytes: rssBytes(), description: loaded().description, device: loaded().device };
 }
 
 async function run(request: RunRequest): Promise<RunResult> {

@@ -34,7 +34,7 @@ export async function startSide(
   context: BenchContext,
   side: SideName,
   { dtype = context.options.dtype, label = side, reuseImageFeatures = false }: StartOptions = {},
-): Promise<{ child: BenchChild; loadMs: number; description: string }> {
+): Promise<{ child: BenchChild; loadMs: number; description: string; device: string }> {
   const { profileDir } = context.options;
   const nodeFlags =
     side === "ours" && profileDir !== undefined
@@ -51,7 +51,7 @@ export async function startSide(
       script: context.model.script,
       reuseImageFeatures,
     });
-    return { child, loadMs: loaded.loadMs, description: loaded.description };
+    return { child, loadMs: loaded.loadMs, description: loaded.description, device: loaded.device };
   } catch (err) {
     await child.close();
     throw err;

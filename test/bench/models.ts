@@ -78,7 +78,9 @@ async function scriptFor(modelsDir: string, totalTokens: number): Promise<{ scri
   await writeStandInModel(probe, { size: "tiny", seed: BENCH_SEED });
   const tokenizer = openTokenizer(probe);
   const generation = readGenerationConfig(probe);
-  const ids: ScriptIds = { bos: generation.bosTokenId, eos: generation.eosTokenId, decoderStart: generation.decoderStartTokenId };
+  // The library reads no bos_token_id (the tokenizer adds <s> itself); the script needs it to stay a valid answer.
+  const bos = (JSON.parse(fs.readFileSync(path.join(probe, "generation_config.json"), "utf8")) as { bos_token_id: number }).bos_token_id;
+  const ids: ScriptIds = { bos, eos: generation.eosTokenId, decoderStart: generation.decoderStartTokenId };
   const script = buildBenchScript({ encode: (text) => tokenizer.encode(text).ids }, totalTokens, ids, BENCH_SEED);
   checkScript(script, ids);
   return { script, ids };

@@ -4,6 +4,7 @@
  */
 import * as path from "node:path";
 import { parseArgs } from "node:util";
+import { DEVICE_OPTIONS, type DeviceOption } from "../../src/runtime/device";
 import { DTYPE_SUFFIX, type Dtype } from "../../src/runtime/dtypes";
 import type { SessionOptions } from "../../src/runtime/sessions";
 import type { StandInSize } from "../support/standin";
@@ -26,6 +27,8 @@ export interface BenchOptions {
   out: string;
   sections: Section[];
   modelsDir: string;
+  /** Our engine's device (cpu by default, so that figures stay comparable with the CPU-only transformers.js side). */
+  device: DeviceOption;
   /** Intra-op threads for our engine; undefined keeps its default. */
   threads: number | undefined;
   /** onnxruntime session options for our engine, merged over its defaults (to try a candidate end to end). */
@@ -64,6 +67,7 @@ side by side with @huggingface/transformers on the same files, and writes a Mark
   --runs N            timed runs per measurement, median reported (default 5; --quick: 1)
   --warmup N          untimed runs first, per task and side (default 1)
   --dtype D           dtype of the main tables: fp32 (default) or q8
+  --device D          our engine's device: ${DEVICE_OPTIONS.join(", ")} (default cpu; transformers.js stays on the CPU)
   --threads N         intra-op threads for our engine (default: its own choice)
   --session-options J onnxruntime session options for our engine, as JSON, over its defaults,
                       e.g. '{"enableCpuMemArena":false}' (to try a candidate end to end)
@@ -97,6 +101,12 @@ function listOf<T extends string>(flag: string, text: string, allowed: readonly 
   return items as T[];
 }
 
+function deviceArg(text: string | undefined): DeviceOption {
+  if (text === undefined) return "cpu";
+  if (!(DEVICE_OPTIONS as readonly string[]).includes(text)) throw new Error(`Expected ${DEVICE_OPTIONS.join(", ")} for --device but received "${text}".`);
+  return text as DeviceOption;
+}
+
 function sessionOptionsArg(text: string): SessionOptions {
   let parsed: unknown;
   try {
@@ -121,6 +131,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | "help" {
       warmup: { type: "string" },
       dtype: { type: "string" },
       threads: { type: "string" },
+      device: { type: "string" },
       "session-options": { type: "string" },
       sections: { type: "string" },
       quick: { type: "boolean" },
@@ -156,6 +167,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | "help" {
     out: path.resolve(values.out ?? (quick ? path.join(values["models-dir"] ?? DEFAULT_MODELS_DIR, "RESULTS-quick.md") : DEFAULT_RESULTS)),
     sections: values.sections ? listOf("--sections", values.sections, SECTIONS) : [...SECTIONS],
     modelsDir: path.resolve(values["models-dir"] ?? DEFAULT_MODELS_DIR),
+    device: deviceArg(values.device),
     threads: values.threads === undefined ? undefined : positiveInteger("--threads", values.threads, 0, 0),
     sessionOptions: values["session-options"] === undefined ? undefined : sessionOptionsArg(values["session-options"]),
     profileDir: values.profile === undefined ? undefined : path.resolve(values.profile),

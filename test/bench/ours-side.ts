@@ -42,6 +42,10 @@ export class OursSide implements BenchSide {
     readonly description: string,
   ) {}
 
+  get device(): string {
+    return this.model.device.label;
+  }
+
   /**
    * `reuseImageFeatures` false for per-task runs (each run encodes the image, as transformers.js does); true for
    * the all-tasks sequence, where the engine's feature cache (keyed by the file's bytes) serves tasks 2 to 14.
@@ -49,13 +53,14 @@ export class OursSide implements BenchSide {
   static async load(folder: string, dtype: Dtype, session: SessionChoice, reuseImageFeatures: boolean): Promise<OursSide> {
     const model = await Florence2.load(folder, {
       dtype,
+      device: session.device ?? "cpu",
       cacheImageFeatures: reuseImageFeatures,
       ...(session.sessionOptions ? { sessionOptions: session.sessionOptions } : {}),
       ...(session.intraOpNumThreads !== undefined ? { intraOpNumThreads: session.intraOpNumThreads } : {}),
     });
     const threads = session.intraOpNumThreads === undefined ? "onnxruntime's thread count" : `${session.intraOpNumThreads} intra-op thread(s)`;
     const extra = session.sessionOptions ? `, session options ${JSON.stringify(session.sessionOptions)}` : "";
-    return new OursSide(model, `engine defaults (src/runtime/sessions.ts), ${threads}${extra}`);
+    return new OursSide(model, `${model.device.summary} Engine defaults (src/runtime/sessions.ts), ${threads}${extra}`);
   }
 
   async run(imagePath: string, workload: TaskWorkload, numBeams: number): Promise<SideRun> {

@@ -23,6 +23,8 @@ export interface PerTaskResult {
   theirsLoadMs: number;
   oursDescription: string;
   theirsDescription: string;
+  /** Where our side's sessions ran (model.device.label). */
+  oursDevice: string;
 }
 
 export async function runPerTask(context: BenchContext): Promise<PerTaskResult> {
@@ -69,5 +71,5 @@ export async function runPerTask(context: BenchContext): Promise<PerTaskResult> 
     await ours.child.close();
     await theirs.child.close();
   }
-  return { rows, oursLoadMs: ours.loadMs, theirsLoadMs: theirs.loadMs, oursDescription: ours.description, theirsDescription: theirs.description };
+  return { rows, oursLoadMs: ours.loadMs, theirsLoadMs: theirs.loadMs, oursDescription: ours.description, theirsDescription: theirs.description, oursDevice: ours.device };
 }

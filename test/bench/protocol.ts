@@ -4,6 +4,7 @@
  * or native memory never lands on the other's clock. The parent sends one request at a time and alternates.
  */
 import type { Dtype, ModuleName } from "../../src/runtime/dtypes";
+import type { DeviceOption } from "../../src/runtime/device";
 import type { PixelBox } from "../../src/text/prompts";
 import type { SessionOptions } from "../../src/runtime/sessions";
 import type { SessionTotals } from "./session-timer";
@@ -12,6 +13,8 @@ export type SideName = "ours" | "transformers.js";
 
 /** How a side's sessions are opened: undefined fields keep that library's own defaults. */
 export interface SessionChoice {
+  /** Our side's device (Florence2.load's option); transformers.js always runs on the CPU here. */
+  device?: DeviceOption;
   sessionOptions?: SessionOptions;
   intraOpNumThreads?: number;
 }
@@ -126,6 +129,8 @@ export interface LoadResult {
   rssBytes: number;
   /** The options the side's sessions ended up with, as far as the side can tell. */
   description: string;
+  /** Where the side's sessions run, for the device column: "CPU", a GPU's name, "WebGPU software (SwiftShader)". */
+  device: string;
 }
 
 export interface SequenceResult {

@@ -243,10 +243,11 @@ function conditions(r: BenchResults): string {
 
 function perTaskSection(p: PerTaskResult): string {
   const seed = table(
-    ["task", "tokens", "ours CPU times (user / sys / total)", "ours wall", "transformers.js CPU times (user / sys / total)", "transformers.js wall", "ours / transformers.js"],
+    ["task", "tokens", "ours device", "ours CPU times (user / sys / total)", "ours wall", "transformers.js CPU times (user / sys / total)", "transformers.js wall", "ours / transformers.js"],
     p.rows.map((row) => [
       row.workload.task.name,
       String(row.workload.outputTokens),
+      p.oursDevice ?? "CPU",
       cpuTimes(row.ours),
       s(row.ours.wallMs),
       cpuTimes(row.theirs),

@@ -19,6 +19,8 @@ export interface SequenceRun {
 export interface BenchSide {
   /** The session options it runs with, in words, for the results header. */
   readonly description: string;
+  /** Where its sessions run, for the device column. */
+  readonly device: string;
   /** One task from the image file to the parsed result; `workload.outputTokens` is also the token limit. */
   run(imagePath: string, workload: TaskWorkload, numBeams: number): Promise<SideRun>;
   /** Every task on one image, in order, reusing whatever the side can reuse between tasks. */

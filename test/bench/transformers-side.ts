@@ -57,6 +57,7 @@ export class TransformersJsSide implements BenchSide {
     private readonly model: Florence2ModelLike,
     private readonly processor: Florence2ProcessorLike,
     readonly description: string,
+    readonly device = "CPU",
   ) {}
 
   /**

@@ -280,8 +280,8 @@ describe("beam search: hand-checked steps", () => {
     s.step(logitsFromProbs([[1, 1e-9, 1e-9, 1e-9, 1e-9], [1, 1e-9, 1e-9, 1e-9, 1e-9]]), processor);
     s.step(logitsFromProbs([[1e-9, 1e-9, 0.6, 0.3, 0.1], [0.2, 0.2, 0.2, 0.2, 0.2]]), processor);
     // Beam [2,0,3] (log .3) then EOS 0.9: sum log(.6)... second hypothesis, then done (2 hypotheses, early stop).
-    const step = s.step(logitsFromProbs([[1e-9, 0.05, 0.9, 0.05, 1e-9], [1e-9, 0.05, 0.9, 0.05, 1e-9]]), processor);
-    assert.equal(step.finished, true);
+    s.step(logitsFromProbs([[1e-9, 0.05, 0.9, 0.05, 1e-9], [1e-9, 0.05, 0.9, 0.05, 1e-9]]), processor);
+    assert.equal(s.isFinished, true);
     const result = s.finalize();
     // Hypotheses: [2,0] score log(.6)/2 = -0.255 ; [2,0,3] score (log .3 + log .9)/3 = -0.436.
     assert.deepEqual(result.ids, [2, 0, 2]);

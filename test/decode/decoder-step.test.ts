@@ -1,5 +1,5 @@
 /**
- * DecoderCache: the decoder with its KV cache for a batch of rows. Rows are repeated, copied and removed; a row
+ * DecoderStep: the decoder with its KV cache for a batch of rows. Rows are repeated, copied and removed; a row
  * moved by any of these must go on exactly as the same request decoded alone. Checked on a conditioned stand-in,
  * whose logits depend on the image, the prompt and the history, so a row that took another row's cache shows.
  */
@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { readModelConfig } from "../../src/runtime/config";
-import { DecoderCache } from "../../src/decode/decoder-step";
+import { DecoderStep } from "../../src/decode/decoder-step";
 import { encodePrompts, runVisionEncoder, type EncodedPrompts } from "../../src/decode/encoders";
 import { openSessions, type Florence2Sessions } from "../../src/runtime/sessions";
 import { CONDITIONED_TEST_IDS, CONDITIONED_TEST_SEED, writeStandInModel } from "../support/standin";
@@ -16,7 +16,7 @@ import { CONDITIONED_TEST_IDS, CONDITIONED_TEST_SEED, writeStandInModel } from "
 const START = 2;
 const [A, B, C, D, E, F, G] = [10, 11, 12, 13, 50270, 50271, 50272];
 
-describe("decoder-cache: rows of the batch", function () {
+describe("DecoderStep: rows of the batch", function () {
   let root: string;
   let sessions: Florence2Sessions;
   let prompts: { imageFeatures: import("onnxruntime-node").Tensor; promptIds: number[] }[];
@@ -44,10 +44,10 @@ describe("decoder-cache: rows of the batch", function () {
 
   /** The logits of each step of one request decoded alone along `tokens` (after the start token). */
   async function alone(request: number, tokens: number[]): Promise<Float32Array[]> {
-    const cache = new DecoderCache(sessions, await encode([request]));
+    const cache = new DecoderStep(sessions, await encode([request]));
     try {
-      const out = [(await cache.step([START])).slice()];
-      for (const t of tokens) out.push((await cache.step([t])).slice());
+      const out = [(await cache.run([START])).slice()];
+      for (const t of tokens) out.push((await cache.run([t])).slice());
       return out;
     } finally {
       cache.dispose();
@@ -62,9 +62,9 @@ describe("decoder-cache: rows of the batch", function () {
   }
 
   it("repeats, copies and removes rows; every row goes on as its request alone", async () => {
-    const cache = new DecoderCache(sessions, await encode([0, 1]));
+    const cache = new DecoderStep(sessions, await encode([0, 1]));
     try {
-      const step0 = await cache.step([START, START]);
+      const step0 = await cache.run([START, START]);
       const first = await alone(0, [A, D, F]);
       const second = await alone(1, [C, E, G]);
       assertClose(row(step0, 0), first[0], "step 0, request 0");
@@ -72,13 +72,13 @@ describe("decoder-cache: rows of the batch", function () {
 
       cache.gatherRows([0, 0, 1]); // request 0 on rows 0 and 1 (two beams), request 1 on row 2
       assert.equal(cache.rows, 3);
-      const step1 = await cache.step([A, B, C]);
+      const step1 = await cache.run([A, B, C]);
       assertClose(row(step1, 0), first[1], "step 1, row 0");
       assertClose(row(step1, 2), second[1], "step 1, row 2");
       assert.notDeepEqual(row(step1, 1), row(step1, 0), "row 1 took another token");
 
       cache.copySelfRows([[0, 1]]); // both beams of request 0 now continue row 0
-      const step2 = await cache.step([D, D, E]);
+      const step2 = await cache.run([D, D, E]);
       assertClose(row(step2, 0), first[2], "step 2, row 0");
       assertClose(row(step2, 1), first[2], "step 2, row 1 (copied from row 0)");
       assertClose(row(step2, 2), second[2], "step 2, row 2");
@@ -86,7 +86,7 @@ describe("decoder-cache: rows of the batch", function () {
       const newIndex = cache.removeRows([0]); // row 2 moves into the hole
       assert.deepEqual(Array.from(newIndex), [-1, 1, 0]);
       assert.equal(cache.rows, 2);
-      const step3 = await cache.step([G, F]);
+      const step3 = await cache.run([G, F]);
       assertClose(row(step3, 0), second[3], "step 3, request 1 (moved)");
       assertClose(row(step3, 1), first[3], "step 3, request 0");
       assert.equal(cache.pastLength, 4);
@@ -98,14 +98,14 @@ describe("decoder-cache: rows of the batch", function () {
   });
 
   it("removes several rows: the last rows move into the holes", async () => {
-    const cache = new DecoderCache(sessions, await encode([0, 1]));
+    const cache = new DecoderStep(sessions, await encode([0, 1]));
     try {
-      await cache.step([START, START]);
+      await cache.run([START, START]);
       cache.gatherRows([0, 1, 0, 1, 0]);
-      await cache.step([A, C, A, C, A]);
+      await cache.run([A, C, A, C, A]);
       const newIndex = cache.removeRows([1, 2]); // rows 3 and 4 fill the holes, in order
       assert.deepEqual(Array.from(newIndex), [0, -1, -1, 1, 2]);
-      const logits = await cache.step([D, E, D]);
+      const logits = await cache.run([D, E, D]);
       const first = await alone(0, [A, D]);
       const second = await alone(1, [C, E]);
       assertClose(row(logits, 0), first[2], "old row 0");
@@ -117,11 +117,11 @@ describe("decoder-cache: rows of the batch", function () {
   });
 
   it("checks its inputs and refuses to step after dispose", async () => {
-    const cache = new DecoderCache(sessions, await encode([0]));
-    await assert.rejects(cache.step([START, START]), /Expected one token per batch row \(1\) but received 2/);
+    const cache = new DecoderStep(sessions, await encode([0]));
+    await assert.rejects(cache.run([START, START]), /Expected one token per batch row \(1\) but received 2/);
     assert.throws(() => cache.gatherRows([1]), /row 1 is not among the 1 rows/);
     cache.dispose();
     cache.dispose();
-    await assert.rejects(cache.step([START]), /after dispose/);
+    await assert.rejects(cache.run([START]), /after dispose/);
   });
 });

@@ -9,7 +9,8 @@ import * as path from "node:path";
 import type * as ort from "onnxruntime-node";
 import { readModelConfig } from "../../src/runtime/config";
 import { encodePrompts, runVisionEncoder } from "../../src/decode/encoders";
-import { float32Data, openSessions, type Florence2Sessions } from "../../src/runtime/sessions";
+import { openSessions, type Florence2Sessions } from "../../src/runtime/sessions";
+import { float32Data } from "../support/decode";
 import { writeStandInModel } from "../support/standin";
 
 describe("encoders", function () {

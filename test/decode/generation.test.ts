@@ -6,9 +6,10 @@ import * as ort from "onnxruntime-node";
 import { BeamSearch, type EarlyStopping } from "../../src/decode/beam-search";
 import { readGenerationConfig, readModelConfig, type GenerationConfig, type ModelConfig } from "../../src/runtime/config";
 import { encodePrompts, runVisionEncoder, type EncodedPrompts } from "../../src/decode/encoders";
-import { assignCacheRows, generate, planWaves, type DecodingOptions } from "../../src/decode/generation";
+import { assignCacheRows, planWaves, type DecodingOptions } from "../../src/decode/generation";
 import { LogitsProcessor, argmax } from "../../src/decode/logits-processors";
-import { float32Data, openSessions, type Florence2Sessions } from "../../src/runtime/sessions";
+import { openSessions, type Florence2Sessions } from "../../src/runtime/sessions";
+import { float32Data, generate } from "../support/decode";
 import { writeStandInModel } from "../support/standin";
 
 const LOC = (k: number) => 50269 + k;

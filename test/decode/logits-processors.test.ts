@@ -1,5 +1,6 @@
 import * as assert from "node:assert/strict";
-import { EXP_NEG_RANGE, LogitsProcessor, argmax, expNeg, logSoftmax, logSumExp, scanRow } from "../../src/decode/logits-processors";
+import { EXP_NEG_RANGE, LogitsProcessor, argmax, expNeg, scanRow } from "../../src/decode/logits-processors";
+import { logSoftmax, logSumExp } from "../support/decode";
 import { mulberry32 } from "../support/prng";
 
 /** HF `_get_ngrams` + `_get_generated_ngrams`, written the Python way: a dict from (n-1)-gram to followers. */
@@ -20,7 +21,7 @@ function pythonBannedTokens(ids: number[], n: number): number[] {
 const processor = (over: Partial<ConstructorParameters<typeof LogitsProcessor>[0]> = {}) =>
   new LogitsProcessor({ noRepeatNgramSize: 3, forcedBosTokenId: 0, forcedEosTokenId: 2, maxLength: 20, ...over });
 
-describe("logits: NoRepeatNGram", () => {
+describe("logits-processors: NoRepeatNGram", () => {
   it("bans the token that followed the last n-1 tokens earlier in the row", () => {
     // [2, 0, 5, 6, 9, 5, 6]: the tail (5, 6) was followed by 9 before.
     assert.deepEqual(processor().bannedTokens([2, 0, 5, 6, 9, 5, 6]), [9]);
@@ -55,7 +56,7 @@ describe("logits: NoRepeatNGram", () => {
   });
 });
 
-describe("logits: forced BOS/EOS and processor order", () => {
+describe("logits-processors: forced BOS/EOS and processor order", () => {
   it("forces BOS only when the row holds just the start token", () => {
     const p = processor();
     assert.equal(p.forcedToken(1), 0);
@@ -95,7 +96,7 @@ describe("logits: forced BOS/EOS and processor order", () => {
   });
 });
 
-describe("logits: argmax and log_softmax", () => {
+describe("logits-processors: argmax and log_softmax", () => {
   it("argmax returns the first of equal maxima, relative to the start", () => {
     assert.equal(argmax([1, 3, 3, 2]), 1);
     assert.equal(argmax([9, 9, 1, 5, 5, 0], 2, 6), 1);
@@ -121,7 +122,7 @@ describe("logits: argmax and log_softmax", () => {
   });
 });
 
-describe("logits: fast exp and the one-pass row scan", () => {
+describe("logits-processors: fast exp and the one-pass row scan", () => {
   it("expNeg(x) is within 1e-11 (relative) of Math.exp(-x) over its range", () => {
     let worst = 0;
     for (let i = 0; i < 200000; i++) {

@@ -1,11 +1,11 @@
 /**
- * Token decoders: greedy and beam search behind one interface, each reading only its own rows of a batch's
+ * Search strategies: greedy and beam search behind one interface, each reading only its own rows of a batch's
  * logits, with its own limits. The search rules themselves are checked in beam-search.test.ts and logits.test.ts.
  */
 import * as assert from "node:assert/strict";
 import { BeamSearch } from "../../src/decode/beam-search";
 import { LogitsProcessor } from "../../src/decode/logits-processors";
-import { BeamSearchDecoder, GreedyDecoder, createTokenDecoder, decoderLengthLimit, type DecodingOptions } from "../../src/decode/search-strategy";
+import { BeamSearchStrategy, GreedySearch, createSearchStrategy, decoderLengthLimit, type DecodingOptions } from "../../src/decode/search-strategy";
 
 const V = 16;
 const TOKENS = { decoderStartTokenId: 2, eosTokenId: 2, forcedBosTokenId: 0, forcedEosTokenId: 2 };
@@ -18,11 +18,11 @@ function logitsFor(step: number, rows: number): Float32Array {
   return out;
 }
 
-describe("token-decoder", () => {
+describe("SearchStrategy (GreedySearch, BeamSearchStrategy)", () => {
   it("picks greedy or beam search by numBeams, with the model's limits", () => {
-    assert.ok(createTokenDecoder(OPTIONS, TOKENS, V, 1024) instanceof GreedyDecoder);
-    const beams = createTokenDecoder({ ...OPTIONS, numBeams: 3 }, TOKENS, V, 1024);
-    assert.ok(beams instanceof BeamSearchDecoder);
+    assert.ok(createSearchStrategy(OPTIONS, TOKENS, V, 1024) instanceof GreedySearch);
+    const beams = createSearchStrategy({ ...OPTIONS, numBeams: 3 }, TOKENS, V, 1024);
+    assert.ok(beams instanceof BeamSearchStrategy);
     assert.equal(beams.width, 3);
     assert.equal(decoderLengthLimit(1024, 1024), 1024);
     assert.equal(decoderLengthLimit(5000, 1024), 1024);
@@ -30,7 +30,7 @@ describe("token-decoder", () => {
   });
 
   it("greedy: reads only its row of the batch, forces <s> then </s> at the limit", () => {
-    const decoder = createTokenDecoder(OPTIONS, TOKENS, V, 1024);
+    const decoder = createSearchStrategy(OPTIONS, TOKENS, V, 1024);
     let step = 0;
     while (!decoder.isFinished) {
       const logits = logitsFor(step, 4);
@@ -51,7 +51,7 @@ describe("token-decoder", () => {
 
   it("beam search: the rows it is told to read, anywhere in the batch, give what BeamSearch gives on its own rows", () => {
     const options = { ...OPTIONS, numBeams: 3, maxNewTokens: 8, earlyStopping: false as const };
-    const decoder = createTokenDecoder(options, TOKENS, V, 1024);
+    const decoder = createSearchStrategy(options, TOKENS, V, 1024);
     const processor = new LogitsProcessor({ noRepeatNgramSize: 0, forcedBosTokenId: 0, forcedEosTokenId: 2, maxLength: 9 });
     const reference = new BeamSearch({ numBeams: 3, vocabSize: V, eosTokenId: 2, lengthPenalty: 1, earlyStopping: false, maxLength: 9 }, [2]);
     let step = 0;

@@ -3,14 +3,14 @@ import {
   DownloadProgress,
   LineRenderer,
   NotebookRenderer,
-  TerminalBarRenderer,
+  TerminalRenderer,
   createProgressRenderer,
   formatBytes,
-  formatEta,
   formatProgressLine,
   type ProgressRenderer,
   type ProgressSnapshot,
 } from "../../src/hub/download-progress";
+import { formatDuration } from "../../src/notebook/progress-display";
 import { runningTslab } from "../../src/notebook/tslab";
 import { simulateKernel } from "../support/tslab-kernel";
 
@@ -36,7 +36,7 @@ function fakeStream(isTTY: boolean, columns = 80): NodeJS.WriteStream & { writte
   return { isTTY, columns, written, write: (s: string) => (written.push(s), true) } as unknown as NodeJS.WriteStream & { written: string[] };
 }
 
-describe("progress: download counting and display", function () {
+describe("hub/download-progress: download counting, and its view on the display layer", function () {
   it("counts bytes, speed and ETA per file and overall on a clock", function () {
     let now = 0;
     const rec = new Recorder();
@@ -101,7 +101,7 @@ describe("progress: download counting and display", function () {
       [0, 999, 1000, 5405, 367_000_000, 1_090_000_000].map(formatBytes),
       ["0 B", "999 B", "1.0 kB", "5.4 kB", "367.0 MB", "1.1 GB"],
     );
-    assert.deepEqual([null, Infinity, 0, 42.4, 185, 3720].map(formatEta), ["?", "?", "0s", "42s", "3m05s", "1h02m"]);
+    assert.deepEqual([null, Infinity, 0, 42.4, 185, 3720].map(formatDuration), ["–", "–", "0s", "42s", "3m05s", "1h02m"]);
   });
 
   const snapshot: ProgressSnapshot = {
@@ -113,13 +113,13 @@ describe("progress: download counting and display", function () {
 
   it("draws one line in place in a terminal, cut to its width", function () {
     const stream = fakeStream(true, 60);
-    const bar = new TerminalBarRenderer(stream);
+    const bar = new TerminalRenderer(stream);
     bar.update(snapshot);
     assert.match(stream.written[0], /^\r/);
     assert.ok(stream.written[0].endsWith("\x1b[K"));
     assert.ok(stream.written[0].length <= 1 + 59 + 3);
     const wide = fakeStream(true, 300);
-    new TerminalBarRenderer(wide).update(snapshot);
+    new TerminalRenderer(wide).update(snapshot);
     assert.ok(wide.written[0].includes("vision_encoder.onnx 44% 165.0 MB/367.0 MB ETA 17s"), wide.written[0]);
     assert.ok(wide.written[0].includes("27% 300.0 MB/1.1 GB (2/9 files) 12.0 MB/s ETA 1m06s"), wide.written[0]);
     bar.finish({ ...snapshot, file: null, done: true });
@@ -160,14 +160,19 @@ describe("progress: download counting and display", function () {
     s.update(snapshot);
     s.message("hello");
     assert.deepEqual(silent.written, []);
-    assert.ok(createProgressRenderer("auto", fakeStream(true)).renderer instanceof TerminalBarRenderer);
+    assert.ok(createProgressRenderer("auto", fakeStream(true)).renderer instanceof TerminalRenderer);
     assert.ok(createProgressRenderer("auto", fakeStream(false)).renderer instanceof LineRenderer);
     assert.ok(createProgressRenderer(true, fakeStream(false)).renderer instanceof LineRenderer);
     assert.ok(createProgressRenderer("notebook", fakeStream(false)).renderer instanceof LineRenderer, "lines outside a notebook");
     const seen: ProgressSnapshot[] = [];
     createProgressRenderer((x) => seen.push(x)).renderer.message("waiting");
     assert.equal(seen[0].message, "waiting");
-    assert.throws(() => createProgressRenderer("loud" as never), /Unknown progress option "loud"/);
+    assert.ok(createProgressRenderer("terminal", fakeStream(false)).renderer instanceof TerminalRenderer);
+    assert.ok(createProgressRenderer("bar", fakeStream(false)).renderer instanceof TerminalRenderer, '"bar" is still accepted');
+    assert.throws(
+      () => createProgressRenderer("loud" as never),
+      /Unknown progress option "loud"\. Expected true, false, a function, or one of: auto, terminal, notebook, lines, silent\./,
+    );
   });
 
   it("draws into one notebook display entry inside a tslab kernel", function () {

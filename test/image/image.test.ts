@@ -115,7 +115,7 @@ after(() => {
   if (dir) removeTempDir(dir);
 });
 
-describe("image.ts: loadImageRgb converts every supported kind of image to RGB", () => {
+describe("image-file.ts: loadImageRgb converts every supported kind of image to RGB", () => {
   const file = (name: string): string => path.join(dir, name);
   before(async () => {
     for (const f of FORMAT_FILES) fs.writeFileSync(file(f.name), await f.make());
@@ -378,7 +378,7 @@ function bmp1x1(): Buffer {
   return b;
 }
 
-describe("image.ts: bad input gets a clear error (issue 7)", () => {
+describe("image-file.ts: bad input gets a clear error (issue 7)", () => {
   const file = (name: string): string => path.join(dir, name);
   let jpeg: Buffer;
   let png: Buffer;

@@ -170,7 +170,7 @@ describe("live-progress", function () {
   });
 
   it("rejects an unknown mode", function () {
-    assert.throws(() => liveProgress({ mode: "loud" as never }), /Unknown live progress mode "loud"\. Expected true, false, or one of: auto, notebook, terminal, lines, silent\./);
+    assert.throws(() => liveProgress({ mode: "loud" as never }), /Unknown live progress mode "loud"\. Expected true, false, or one of: auto, terminal, notebook, lines, silent\./);
   });
 
   it("follows a real model run token by token and shows the text the model generated", async function () {

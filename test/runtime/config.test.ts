@@ -27,14 +27,14 @@ describe("config", () => {
 
     it("reads the language model's sizes from config.json", () => {
       assert.deepEqual(readModelConfig(SHARED_MODEL_FILES), {
-        dModel: 768, encoderLayers: 6, decoderLayers: 6, decoderAttentionHeads: 12, vocabSize: 51289,
+        dModel: 768, decoderLayers: 6, decoderAttentionHeads: 12, vocabSize: 51289,
         maxPositionEmbeddings: 1024,
       });
     });
 
     it("reads decoding defaults from generation_config.json", () => {
       assert.deepEqual(readGenerationConfig(SHARED_MODEL_FILES), {
-        bosTokenId: 0, eosTokenId: 2, padTokenId: 1, decoderStartTokenId: 2, forcedBosTokenId: 0, forcedEosTokenId: 2,
+        eosTokenId: 2, decoderStartTokenId: 2, forcedBosTokenId: 0, forcedEosTokenId: 2,
         noRepeatNgramSize: 3, numBeams: 3, earlyStopping: true, lengthPenalty: 1,
       });
     });

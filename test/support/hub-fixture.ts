@@ -17,7 +17,10 @@ export const REPO = "onnx-community/Florence-2-base-ft";
 export const PRIVATE_REPO = "someone/private-florence";
 export const TOKEN = "hf_testtoken";
 export const ROOT = path.resolve(__dirname, "..", "..");
-const HUB_ENV = ["HF_ENDPOINT", "HF_TOKEN", "HF_HUB_OFFLINE", "FLORENCE2_CACHE"] as const;
+// The Hugging Face cache and token file locations too: a test must never read the user's own cache or token.
+const HUB_ENV = [
+  "HF_ENDPOINT", "HF_TOKEN", "HF_HUB_OFFLINE", "FLORENCE2_CACHE", "HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_TOKEN_PATH", "XDG_CACHE_HOME",
+] as const;
 
 let sourceOnce: Promise<{ tmp: string; source: string }> | undefined;
 
@@ -104,6 +107,7 @@ export function useHubFixture(serverOptions: HubServerOptions = {}): HubFixture 
     state.server = await start(serverOptions);
     process.env.HF_ENDPOINT = state.server.url;
     state.cacheDir = fs.mkdtempSync(path.join(state.tmp, "cache-"));
+    process.env.HF_HOME = fs.mkdtempSync(path.join(state.tmp, "hf-home-"));
   });
 
   afterEach(async function () {

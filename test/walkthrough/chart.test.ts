@@ -96,6 +96,9 @@ describe("walkthrough/chart: the timing chart", function () {
     };
     const spec = walkthroughChartSpec(runs, context);
     assert.equal(spec.title, "Wall time per task: this run on CPU (AMD EPYC, 2 threads) vs the walkthrough on T4");
+    const onWebGpu = walkthroughChartSpec(runs, { ...context, device: { provider: "webgpu", hardware: "Apple M2 GPU", label: "Apple M2 GPU" } });
+    assert.equal(onWebGpu.title, "Wall time per task: this run on WebGPU on Apple M2 GPU vs the walkthrough on T4");
+    assert.equal(onWebGpu.series[0].label, "this run (Apple M2 GPU)");
     assert.ok(spec.subtitle?.[0].includes("onnx-community/Florence-2-base-ft fp32"));
     assert.deepEqual(spec.rows, ["CAPTION", "OCR_WITH_REGION (sample2.jpg)"]);
     assert.deepEqual(spec.series.map((s) => s.seconds), [[0.9, 6.2], [seedWallSeconds("<CAPTION>"), seedWallSeconds("<OCR_WITH_REGION>")]]);

@@ -80,7 +80,7 @@ describe("walkthrough/cli: npm start's command line", function () {
       [["--num-beams", "0"], /positive integer for --num-beams but received "0"/],
       [["--max-new-tokens", "ten"], /positive integer for --max-new-tokens but received "ten"/],
       [["--early-stopping", "maybe"], /true, false or never for --early-stopping but received "maybe"/],
-      [["--device", "gpu"], /cpu, cuda, auto for --device but received "gpu"/],
+      [["--device", "gpu"], /cpu, cuda, webgpu, auto for --device but received "gpu"/],
       [["--tasks", "od"], /Unknown Florence-2 task "od".*did you mean "<OD>"/],
       [["--tasks", ","], /comma-separated list of tasks/],
       [["--dtype", "int3"], /Unsupported dtype "int3"/],

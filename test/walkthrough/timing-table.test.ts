@@ -38,6 +38,12 @@ describe("walkthrough/timing-table", function () {
     assert.match(table[3], /wall \(Tesla T4\) +CPU total \(Tesla T4\) +wall \(seed, T4\)/);
     assert.equal(deviceText(CPU), "CPU (AMD EPYC 7B13, 2 threads)");
     assert.equal(deviceText(GPU), "CUDA on Tesla T4");
+    // WebGPU names its adapter, a software one included (that is the only one the tests really run on).
+    const swiftShader = { provider: "webgpu", hardware: "software (SwiftShader)", label: "WebGPU software (SwiftShader)" };
+    assert.equal(deviceText(swiftShader), "WebGPU on software (SwiftShader)");
+    const table2 = timingTable(runs, { ...context, device: swiftShader }).split("\n");
+    assert.match(table2[1], /on WebGPU on software \(SwiftShader\), /);
+    assert.match(table2[3], /wall \(WebGPU software \(SwiftShader\)\)/);
     assert.equal(modelText({ model: "onnx-community/Florence-2-base-ft", dtype: "fp32", standin: false }), "onnx-community/Florence-2-base-ft fp32");
   });
 
